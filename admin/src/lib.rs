@@ -1,0 +1,1 @@
+//! mqadmin (in progress).

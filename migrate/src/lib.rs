@@ -1,0 +1,1 @@
+//! Migration toolkit (being built).

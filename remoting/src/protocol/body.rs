@@ -1,0 +1,1 @@
+//! JSON bodies (fastjson shapes). Filled in below.

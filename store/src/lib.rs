@@ -1,0 +1,16 @@
+//! Byte-compatible readers (and, later, writers) for Apache RocketMQ's store.
+//!
+//! * [`record`]: commitlog message record codec (V1/V2, IPv4/IPv6, BLANK).
+//! * [`mapped_file`]: mapped-file directories (20-digit names) and commitlog
+//!   iteration across files, incl. several commitlog paths.
+//! * [`consume_queue`], [`index`], [`checkpoint`]: the derived files.
+//! * [`dledger`]: DLedger entry/index files wrapping commitlog records.
+//! * [`store_dir`]: layout detection, broker.conf, abort/lock state.
+//!
+//! Everything here is synchronous and blocking; async callers (the broker)
+//! should call it from `tokio::task::spawn_blocking`. All types are `Send`.
+
+pub mod error;
+pub mod record;
+
+pub use error::{RecordError, Result, StoreError};
