@@ -149,6 +149,13 @@ impl LineReader<'_> {
                 skip_white = true;
                 continue;
             }
+            // Java stops right here when the terminator was the last byte, and then
+            // returns the line even if dropping the backslash leaves it empty (an
+            // empty key with an empty value).
+            if self.pos >= self.src.len() && preceding_backslash {
+                buf.pop();
+                return Some((buf, start_line));
+            }
             if !preceding_backslash {
                 return Some((buf, start_line));
             }

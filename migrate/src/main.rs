@@ -1,1 +1,6 @@
-fn main() {}
+use clap::Parser;
+
+fn main() {
+    let cli = rmq_migrate::cli::Cli::parse();
+    std::process::exit(rmq_migrate::run(cli));
+}

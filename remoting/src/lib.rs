@@ -5,6 +5,7 @@
 //! * [`transport`]: a tokio server and client that carry commands over TCP.
 
 pub mod codec;
+pub mod netty_config;
 pub mod protocol;
 #[cfg(feature = "transport")]
 pub mod transport;

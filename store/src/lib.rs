@@ -14,3 +14,19 @@ pub mod error;
 pub mod record;
 
 pub use error::{RecordError, Result, StoreError};
+pub mod mapped_file;
+pub mod checkpoint;
+pub mod config;
+pub mod consume_queue;
+pub mod dledger;
+pub mod index;
+pub mod store_dir;
+
+pub use checkpoint::Checkpoint;
+pub use config::StoreConfig;
+pub use consume_queue::{ConsumeQueue, CqEntry};
+pub use dledger::DLedgerStore;
+pub use index::IndexFile;
+pub use mapped_file::{CommitLog, MappedFile, MappedFileQueue};
+pub use record::{Decoded, HostAddr, MessageRecord, MessageVersion};
+pub use store_dir::{LayoutKind, StoreDir};

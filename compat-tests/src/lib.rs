@@ -1,0 +1,14 @@
+//! Compatibility tests against golden data produced by real Java RocketMQ
+//! (`../shared/golden`): a classic-pcap reader with TCP reassembly that yields
+//! the remoting frames of captured traffic, helpers to find the golden data,
+//! and a lenient JSON reader for fastjson output.
+//!
+//! The tests live in `tests/`: `wire_decode.rs` (our codec against every captured
+//! frame) and `namesrv_replay.rs` (captured name-server traffic replayed against
+//! our name server, responses compared with Java's).
+
+pub mod golden;
+pub mod lenient_json;
+pub mod pcap;
+pub mod synth;
+pub mod tcp;

@@ -1,0 +1,84 @@
+//! Helpers shared by the migrate integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use rmq_migrate::cli::Cli;
+
+pub const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/golden");
+
+/// Every golden broker store (the 5.3.3 controller's event log is not one).
+pub const STORES: &[&str] = &[
+    "java-4.9.8/plain",
+    "java-4.9.8/crashed",
+    "java-4.9.8/master-slave/master",
+    "java-4.9.8/master-slave/slave",
+    "java-4.9.8/diverged/slave-ahead/master",
+    "java-4.9.8/diverged/slave-ahead/slave",
+    "java-4.9.8/diverged/slave-behind/master",
+    "java-4.9.8/diverged/slave-behind/slave",
+    "java-4.9.8/ipv6-embedded",
+    "java-4.9.8/dledger/n0",
+    "java-4.9.8/dledger/n1",
+    "java-4.9.8/dledger/n2",
+    "java-5.3.3/controller-mode/broker-c-n0",
+    "java-5.3.3/controller-mode/broker-c-n1",
+    "java-5.3.3/v2-ipv6-embedded",
+];
+
+pub fn golden(s: &str) -> PathBuf {
+    Path::new(GOLDEN).join(s)
+}
+
+pub fn read_json(p: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
+}
+
+/// Runs the CLI in-process; returns (exit code, stdout).
+pub fn run(args: &[&str]) -> (i32, String) {
+    let mut argv = vec!["rmq-migrate"];
+    argv.extend_from_slice(args);
+    let cli = Cli::try_parse_from(argv).expect("valid arguments");
+    let mut out = Vec::new();
+    let code = rmq_migrate::run_with(&cli, &mut out);
+    (code, String::from_utf8(out).expect("utf-8 output"))
+}
+
+/// Runs `verify --json` in-process and parses its object.
+pub fn verify_json(dir: &Path) -> (i32, serde_json::Value) {
+    let (code, out) = run(&["verify", "--json", dir.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    (code, v)
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        let to = dst.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to);
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+            let mut perm = std::fs::metadata(&to).unwrap().permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            perm.set_readonly(false);
+            std::fs::set_permissions(&to, perm).unwrap();
+        }
+    }
+}
+
+/// A writable copy of a golden store in a temp dir (golden data stays untouched).
+pub fn copy_store(s: &str) -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    copy_dir(&golden(s), t.path());
+    t
+}
+
+/// Overwrites bytes of `file` at `pos`.
+pub fn patch(file: &Path, pos: u64, bytes: &[u8]) {
+    let mut b = std::fs::read(file).unwrap();
+    b[pos as usize..pos as usize + bytes.len()].copy_from_slice(bytes);
+    std::fs::write(file, b).unwrap();
+}
