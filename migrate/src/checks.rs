@@ -67,7 +67,14 @@ impl CqSet {
 
     /// Checks that a dispatched message has its CQ unit. A missing unit is a
     /// warning (recovery re-dispatches); a unit pointing elsewhere is an error.
-    pub fn check_message(&self, store: &Store, phys: u64, m: &MessageRecord, issues: &mut Vec<Issue>, warnings: &mut Vec<Issue>) {
+    pub fn check_message(
+        &self,
+        store: &Store,
+        phys: u64,
+        m: &MessageRecord,
+        issues: &mut Vec<Issue>,
+        warnings: &mut Vec<Issue>,
+    ) {
         if !m.is_dispatched_to_cq() || m.queue_offset < 0 {
             return;
         }
@@ -140,17 +147,26 @@ fn check_unit(store: &Store, q: &ConsumeQueue, e: &CqEntry, min: u64, max: u64, 
         return None; // commitlog file already deleted
     }
     if phys + e.size as u64 > max {
-        return Some(format!("unit {} points to {}+{} beyond the end of the commitlog ({max})", e.queue_offset, phys, e.size));
+        return Some(format!(
+            "unit {} points to {}+{} beyond the end of the commitlog ({max})",
+            e.queue_offset, phys, e.size
+        ));
     }
     let m = match store.read_message(phys) {
         Ok(m) => m,
-        Err(err) => return Some(format!("unit {} points to {phys}, which is not a valid message: {err}", e.queue_offset)),
+        Err(err) => {
+            return Some(format!("unit {} points to {phys}, which is not a valid message: {err}", e.queue_offset))
+        }
     };
     let lmq = q.topic().starts_with(LMQ_PREFIX);
     if lmq {
         let ok = m.property(PROPERTY_INNER_MULTI_DISPATCH).is_some_and(|v| v.split(',').any(|t| t == q.topic()));
         if !ok {
-            return Some(format!("unit {} points to {phys}, a message not dispatched to {}", e.queue_offset, q.topic()));
+            return Some(format!(
+                "unit {} points to {phys}, a message not dispatched to {}",
+                e.queue_offset,
+                q.topic()
+            ));
         }
     } else if m.topic != q.topic() || m.queue_id != q.queue_id() || m.queue_offset != e.queue_offset as i64 {
         return Some(format!(
@@ -200,7 +216,14 @@ pub fn check_index(store: &Store, min: u64, max: u64, counts: &mut CheckCounts, 
     }
 }
 
-fn check_index_file(store: &Store, f: &IndexFile, min: u64, max: u64, counts: &mut CheckCounts, issues: &mut Vec<Issue>) {
+fn check_index_file(
+    store: &Store,
+    f: &IndexFile,
+    min: u64,
+    max: u64,
+    counts: &mut CheckCounts,
+    issues: &mut Vec<Issue>,
+) {
     let h = f.header();
     if h.index_count < 1 || h.index_count as u64 > f.index_num() as u64 {
         issues.push(store.issue(f.path(), 36, format!("indexCount {} outside 1..={}", h.index_count, f.index_num())));
@@ -212,24 +235,40 @@ fn check_index_file(store: &Store, f: &IndexFile, min: u64, max: u64, counts: &m
         let slot_pos = 40 + s as u64 * 4;
         let head = f.slot(s).unwrap_or(0);
         if head < 0 || head >= count as i32 {
-            issues.push(store.issue(f.path(), slot_pos, format!("slot {s} points to entry {head} (indexCount {count})")));
+            issues.push(store.issue(
+                f.path(),
+                slot_pos,
+                format!("slot {s} points to entry {head} (indexCount {count})"),
+            ));
             continue;
         }
         let mut cur = head;
         while cur > 0 {
             let c = cur as usize;
             if reached[c] {
-                issues.push(store.issue(f.path(), f.entry_pos(c as u32), format!("entry {c} reached twice (chain loop or shared tail)")));
+                issues.push(store.issue(
+                    f.path(),
+                    f.entry_pos(c as u32),
+                    format!("entry {c} reached twice (chain loop or shared tail)"),
+                ));
                 break;
             }
             reached[c] = true;
             let Some(e) = f.entry(cur as u32) else { break };
             if e.key_hash < 0 || (e.key_hash as u32) % f.hash_slot_num() != s {
-                issues.push(store.issue(f.path(), f.entry_pos(c as u32), format!("entry {c} with key hash {} is chained in slot {s}", e.key_hash)));
+                issues.push(store.issue(
+                    f.path(),
+                    f.entry_pos(c as u32),
+                    format!("entry {c} with key hash {} is chained in slot {s}", e.key_hash),
+                ));
             }
             if e.prev_index < 0 || e.prev_index >= cur {
                 if e.prev_index != 0 {
-                    issues.push(store.issue(f.path(), f.entry_pos(c as u32) + 16, format!("entry {c} has bad previous entry {}", e.prev_index)));
+                    issues.push(store.issue(
+                        f.path(),
+                        f.entry_pos(c as u32) + 16,
+                        format!("entry {c} has bad previous entry {}", e.prev_index),
+                    ));
                 }
                 break;
             }
@@ -240,13 +279,21 @@ fn check_index_file(store: &Store, f: &IndexFile, min: u64, max: u64, counts: &m
         counts.index_entries += 1;
         let pos = f.entry_pos(e.index_no);
         if !reached[e.index_no as usize] {
-            issues.push(store.issue(f.path(), pos, format!("entry {} is not reachable from its hash slot", e.index_no)));
+            issues.push(store.issue(
+                f.path(),
+                pos,
+                format!("entry {} is not reachable from its hash slot", e.index_no),
+            ));
         }
         if e.phy_offset < 0 || (e.phy_offset as u64) < min {
             continue;
         }
         if e.phy_offset as u64 >= max {
-            issues.push(store.issue(f.path(), pos, format!("entry {} points to {} beyond the end of the commitlog ({max})", e.index_no, e.phy_offset)));
+            issues.push(store.issue(
+                f.path(),
+                pos,
+                format!("entry {} points to {} beyond the end of the commitlog ({max})", e.index_no, e.phy_offset),
+            ));
             continue;
         }
         match store.read_message(e.phy_offset as u64) {
@@ -255,7 +302,10 @@ fn check_index_file(store: &Store, f: &IndexFile, min: u64, max: u64, counts: &m
                     issues.push(store.issue(
                         f.path(),
                         pos,
-                        format!("entry {} key hash {} matches no key of the message at {}", e.index_no, e.key_hash, e.phy_offset),
+                        format!(
+                            "entry {} key hash {} matches no key of the message at {}",
+                            e.index_no, e.key_hash, e.phy_offset
+                        ),
                     ));
                 }
             }

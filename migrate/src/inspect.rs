@@ -83,7 +83,10 @@ pub struct InspectReport {
 }
 
 fn files_of(store: &Store, q: &MappedFileQueue) -> Vec<FileInfo> {
-    q.files().iter().map(|f| FileInfo { path: store.rel(f.path()), start_offset: f.file_from_offset(), size: f.len() }).collect()
+    q.files()
+        .iter()
+        .map(|f| FileInfo { path: store.rel(f.path()), start_offset: f.file_from_offset(), size: f.len() })
+        .collect()
 }
 
 pub fn inspect_store(store: &Store) -> InspectReport {
@@ -118,8 +121,11 @@ pub fn inspect_store(store: &Store) -> InspectReport {
                     let (entries, _) = cq.read_all();
                     let q = topics.entry(topic).or_default().entry(qid).or_default();
                     q.cq_units = Some(entries.len() as u64);
-                    q.cq_min_offset = Some(entries.first().map(|e| e.queue_offset).unwrap_or(cq.files().min_offset() / CQ_UNIT_SIZE));
-                    q.cq_max_offset = Some(entries.last().map(|e| e.queue_offset + 1).unwrap_or(cq.files().min_offset() / CQ_UNIT_SIZE));
+                    q.cq_min_offset =
+                        Some(entries.first().map(|e| e.queue_offset).unwrap_or(cq.files().min_offset() / CQ_UNIT_SIZE));
+                    q.cq_max_offset = Some(
+                        entries.last().map(|e| e.queue_offset + 1).unwrap_or(cq.files().min_offset() / CQ_UNIT_SIZE),
+                    );
                 }
                 Err(e) => problems.push(store.issue_from(&e)),
             }
@@ -198,8 +204,16 @@ pub fn run(args: &InspectArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         writeln!(out, "  {} start={} size={}", f.path, f.start_offset, f.size)?;
     }
     if let Some(d) = &r.dledger {
-        writeln!(out, "dledger:      {} entries={} index {:?}..{:?} term {:?}", d.dir, d.entries, d.first_index, d.last_index, d.last_term)?;
-        writeln!(out, "  committedIndex={:?} endIndex={:?} currTerm={:?} voteLeader={:?}", d.committed_index, d.end_index, d.curr_term, d.vote_leader)?;
+        writeln!(
+            out,
+            "dledger:      {} entries={} index {:?}..{:?} term {:?}",
+            d.dir, d.entries, d.first_index, d.last_index, d.last_term
+        )?;
+        writeln!(
+            out,
+            "  committedIndex={:?} endIndex={:?} currTerm={:?} voteLeader={:?}",
+            d.committed_index, d.end_index, d.curr_term, d.vote_leader
+        )?;
         for f in d.data_files.iter().chain(&d.index_files) {
             writeln!(out, "  {} start={} size={}", f.path, f.start_offset, f.size)?;
         }
@@ -218,7 +232,11 @@ pub fn run(args: &InspectArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     }
     for i in &r.index_files {
         match (&i.header, &i.error) {
-            (Some(h), _) => writeln!(out, "index:        {} count={} phy {}..{}", i.path, h.index_count, h.begin_phy_offset, h.end_phy_offset)?,
+            (Some(h), _) => writeln!(
+                out,
+                "index:        {} count={} phy {}..{}",
+                i.path, h.index_count, h.begin_phy_offset, h.end_phy_offset
+            )?,
             (None, e) => writeln!(out, "index:        {} error: {}", i.path, e.as_deref().unwrap_or("?"))?,
         }
     }

@@ -39,7 +39,10 @@ fn dledger_bodies_are_raw(d: &DLedgerStore) -> bool {
 pub enum ItemKind<'a> {
     Message(&'a MessageRecord),
     /// BLANK marker; `remaining` = bytes from it to the end of its file.
-    Blank { total_size: i32, remaining: u64 },
+    Blank {
+        total_size: i32,
+        remaining: u64,
+    },
 }
 
 pub struct Item<'a> {
@@ -120,7 +123,10 @@ impl Store {
     /// Decodes the message whose record starts at physical `offset`.
     pub fn read_message(&self, offset: u64) -> Result<MessageRecord, StoreError> {
         let queue = match &self.dledger {
-            Some(d) if d.data().find(offset).is_some() && (self.commitlog.queue().is_empty() || offset >= d.data().min_offset()) => {
+            Some(d)
+                if d.data().find(offset).is_some()
+                    && (self.commitlog.queue().is_empty() || offset >= d.data().min_offset()) =>
+            {
                 d.data()
             }
             _ => self.commitlog.queue(),
@@ -129,7 +135,11 @@ impl Store {
             Decoded::Message(m) => Ok(*m),
             Decoded::Blank { .. } => {
                 let f = queue.find(offset).expect("found by read_at");
-                Err(StoreError::corrupt(f.path(), offset - f.file_from_offset(), "BLANK marker where a message was expected"))
+                Err(StoreError::corrupt(
+                    f.path(),
+                    offset - f.file_from_offset(),
+                    "BLANK marker where a message was expected",
+                ))
             }
         }
     }
@@ -226,7 +236,11 @@ impl Store {
                 out.issues.push(self.issue(
                     f.path(),
                     start + p as u64,
-                    format!("non-zero data after the end of the log (data ends at {} in {})", pos, self.rel(files[fi].path())),
+                    format!(
+                        "non-zero data after the end of the log (data ends at {} in {})",
+                        pos,
+                        self.rel(files[fi].path())
+                    ),
                 ));
                 return;
             }
@@ -250,7 +264,13 @@ impl Store {
         }
     }
 
-    fn scan_dledger(&self, d: &DLedgerStore, out: &mut ScanOutcome, progress: &dyn Fn(u64), visit: &mut dyn FnMut(&Item)) {
+    fn scan_dledger(
+        &self,
+        d: &DLedgerStore,
+        out: &mut ScanOutcome,
+        progress: &dyn Fn(u64),
+        visit: &mut dyn FnMut(&Item),
+    ) {
         for i in d.data().issues().iter().chain(d.index().issues()) {
             out.issues.push(self.issue(&i.path, i.offset, i.message.clone()));
         }
@@ -275,25 +295,41 @@ impl Store {
             let h = e.header;
             if let Some(p) = prev {
                 if h.index != p.index + 1 {
-                    out.issues.push(self.issue(f.path(), e.file_pos, format!("entry index {} does not follow {}", h.index, p.index)));
+                    out.issues.push(self.issue(
+                        f.path(),
+                        e.file_pos,
+                        format!("entry index {} does not follow {}", h.index, p.index),
+                    ));
                 }
                 if h.term < p.term {
-                    out.issues.push(self.issue(f.path(), e.file_pos, format!("entry term {} lower than previous {}", h.term, p.term)));
+                    out.issues.push(self.issue(
+                        f.path(),
+                        e.file_pos,
+                        format!("entry term {} lower than previous {}", h.term, p.term),
+                    ));
                 }
             }
             prev = Some(h);
             match d.index_unit(h.index) {
-                Some(u) if u.magic == 1 && u.pos == h.pos && u.size == h.size && u.index == h.index && u.term == h.term => {}
+                Some(u)
+                    if u.magic == 1 && u.pos == h.pos && u.size == h.size && u.index == h.index && u.term == h.term => {
+                }
                 Some(u) => out.issues.push(self.issue(
                     f.path(),
                     e.file_pos,
                     format!("index unit for entry {} disagrees: {:?}", h.index, u),
                 )),
-                None => out.issues.push(self.issue(f.path(), e.file_pos, format!("no index unit for entry {}", h.index))),
+                None => {
+                    out.issues.push(self.issue(f.path(), e.file_pos, format!("no index unit for entry {}", h.index)))
+                }
             }
             if let Some(c) = d.checkpoint().and_then(|c| c.committed_index) {
                 if h.index > c {
-                    out.warnings.push(self.issue(f.path(), e.file_pos, format!("entry {} is beyond committedIndex {c}", h.index)));
+                    out.warnings.push(self.issue(
+                        f.path(),
+                        e.file_pos,
+                        format!("entry {} is beyond committedIndex {c}", h.index),
+                    ));
                 }
             }
             if self.raw_dledger {

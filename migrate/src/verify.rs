@@ -45,7 +45,11 @@ pub fn verify_store(store: &Store, args: &VerifyArgs) -> VerifyReport {
     warnings.extend(outcome.warnings);
     warnings.extend(cq_warnings);
     if store.commitlog.files().is_empty() && store.dledger.as_ref().map_or(true, |d| d.data().is_empty()) {
-        errors.push(Issue { file: store.rel(&store.dir.commitlog_dirs()[0]), offset: 0, error: "no commitlog files found".into() });
+        errors.push(Issue {
+            file: store.rel(&store.dir.commitlog_dirs()[0]),
+            offset: 0,
+            error: "no commitlog files found".into(),
+        });
     }
     let min = store.min_physical_offset();
     let max = outcome.max_physical_offset;

@@ -28,7 +28,13 @@ fn errors(v: &Value) -> Vec<(String, u64, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["file"].as_str().unwrap().to_string(), e["offset"].as_u64().unwrap(), e["error"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (
+                e["file"].as_str().unwrap().to_string(),
+                e["offset"].as_u64().unwrap(),
+                e["error"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -183,7 +189,11 @@ fn corrupt_v2_record_is_reported() {
 #[test]
 fn binary_exit_codes() {
     let bin = env!("CARGO_BIN_EXE_rmq-migrate");
-    let ok = std::process::Command::new(bin).args(["verify", "--json"]).arg(golden("java-4.9.8/ipv6-embedded")).output().unwrap();
+    let ok = std::process::Command::new(bin)
+        .args(["verify", "--json"])
+        .arg(golden("java-4.9.8/ipv6-embedded"))
+        .output()
+        .unwrap();
     assert_eq!(ok.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(v["messages"], 23);
@@ -194,7 +204,11 @@ fn binary_exit_codes() {
     let v: Value = serde_json::from_slice(&bad.stdout).unwrap();
     assert_eq!(v["errors"][0]["file"], F0);
     assert_eq!(v["errors"][0]["offset"], 0);
-    let dump = std::process::Command::new(bin).args(["dump", "--json"]).arg(golden("java-4.9.8/ipv6-embedded")).output().unwrap();
+    let dump = std::process::Command::new(bin)
+        .args(["dump", "--json"])
+        .arg(golden("java-4.9.8/ipv6-embedded"))
+        .output()
+        .unwrap();
     assert_eq!(dump.status.code(), Some(0));
     assert_eq!(String::from_utf8(dump.stdout).unwrap().lines().count(), 23);
     let missing = std::process::Command::new(bin).args(["dump", "/nonexistent/store"]).output().unwrap();

@@ -138,7 +138,8 @@ fn dump_filters_and_body() {
     // --body gives the stored body, matching its sha256 and the UTF-8 text Java saw
     let with_body = dump_lines(d, &["--body", "--to", "2000"]);
     let dump = read_json(&dir.join("store-dump.json"));
-    let by_off: HashMap<u64, &Value> = dump["messages"].as_array().unwrap().iter().map(|w| (w["physicalOffset"].as_u64().unwrap(), w)).collect();
+    let by_off: HashMap<u64, &Value> =
+        dump["messages"].as_array().unwrap().iter().map(|w| (w["physicalOffset"].as_u64().unwrap(), w)).collect();
     for v in &with_body {
         let b = base64::engine::general_purpose::STANDARD.decode(v["body"].as_str().unwrap()).unwrap();
         assert_eq!(rmq_migrate::dump::sha256_hex(&b), v["body_sha256"].as_str().unwrap());

@@ -21,7 +21,11 @@ pub struct Checkpoint {
 impl Checkpoint {
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Self> {
         if bytes.len() < 24 {
-            return Err(StoreError::corrupt(path, bytes.len() as u64, format!("checkpoint too short ({} bytes, need 24)", bytes.len())));
+            return Err(StoreError::corrupt(
+                path,
+                bytes.len() as u64,
+                format!("checkpoint too short ({} bytes, need 24)", bytes.len()),
+            ));
         }
         let l = |o: usize| bytes.get(o..o + 8).map(|s| i64::from_be_bytes(s.try_into().expect("8 bytes")));
         Ok(Checkpoint {

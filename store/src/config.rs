@@ -106,7 +106,10 @@ pub struct StoreConfig {
 impl StoreConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read(path).map_err(|e| StoreError::io(path, e))?;
-        Ok(StoreConfig { raw: parse_java_properties(&String::from_utf8_lossy(&text)), source: Some(path.to_path_buf()) })
+        Ok(StoreConfig {
+            raw: parse_java_properties(&String::from_utf8_lossy(&text)),
+            source: Some(path.to_path_buf()),
+        })
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {

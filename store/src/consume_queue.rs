@@ -138,8 +138,12 @@ impl ConsumeQueue {
     /// zero, partial units, misaligned file names).
     pub fn read_all(&self) -> (Vec<CqEntry>, Vec<CqIssue>) {
         let mut entries = Vec::new();
-        let mut issues: Vec<CqIssue> =
-            self.files.issues().iter().map(|i| CqIssue { path: i.path.clone(), offset: i.offset, message: i.message.clone() }).collect();
+        let mut issues: Vec<CqIssue> = self
+            .files
+            .issues()
+            .iter()
+            .map(|i| CqIssue { path: i.path.clone(), offset: i.offset, message: i.message.clone() })
+            .collect();
         let mut ended: Option<(usize, u64)> = None;
         'files: for (fi, f) in self.files.files().iter().enumerate() {
             if f.file_from_offset() % CQ_UNIT_SIZE != 0 {
@@ -158,7 +162,10 @@ impl ConsumeQueue {
                         issues.push(issue(
                             f,
                             pos,
-                            &format!("invalid unit (offset {}, size {}) at queue offset {qo}", e.physical_offset, e.size),
+                            &format!(
+                                "invalid unit (offset {}, size {}) at queue offset {qo}",
+                                e.physical_offset, e.size
+                            ),
                         ));
                     }
                     ended = Some((fi, pos));

@@ -60,8 +60,8 @@ impl IndexFile {
                 let s_inf = len.saturating_sub(INDEX_HEADER_SIZE) / 84;
                 let s = s.unwrap_or(s_inf.min(u32::MAX as u64) as u32);
                 let n = n.unwrap_or_else(|| {
-                    (len.saturating_sub(INDEX_HEADER_SIZE + s as u64 * HASH_SLOT_SIZE) / INDEX_ENTRY_SIZE).min(u32::MAX as u64)
-                        as u32
+                    (len.saturating_sub(INDEX_HEADER_SIZE + s as u64 * HASH_SLOT_SIZE) / INDEX_ENTRY_SIZE)
+                        .min(u32::MAX as u64) as u32
                 });
                 (s, n)
             }
@@ -69,7 +69,10 @@ impl IndexFile {
         if len != index_file_size(s, n) {
             return Err(StoreError::layout(
                 path,
-                format!("index file length {len} does not match hashSlotNum {s} / indexNum {n} (expected {})", index_file_size(s, n)),
+                format!(
+                    "index file length {len} does not match hashSlotNum {s} / indexNum {n} (expected {})",
+                    index_file_size(s, n)
+                ),
             ));
         }
         let b = file.bytes();

@@ -14,12 +14,12 @@ pub mod error;
 pub mod record;
 
 pub use error::{RecordError, Result, StoreError};
-pub mod mapped_file;
 pub mod checkpoint;
 pub mod config;
 pub mod consume_queue;
 pub mod dledger;
 pub mod index;
+pub mod mapped_file;
 pub mod store_dir;
 
 pub use checkpoint::Checkpoint;

@@ -177,7 +177,8 @@ fn dledger_headers_match_dump() {
         assert_eq!(cp.committed_index, Some(144));
         assert_eq!(store.term().unwrap().curr_term, Some(1));
         // n1 voted for itself (README); compare with the dumped currterm text
-        let want_leader = dl["currterm"].as_str().unwrap().lines().find_map(|l| l.strip_prefix("voteLeader=")).map(str::to_string);
+        let want_leader =
+            dl["currterm"].as_str().unwrap().lines().find_map(|l| l.strip_prefix("voteLeader=")).map(str::to_string);
         assert_eq!(store.term().unwrap().vote_leader, want_leader, "{s}");
     }
 }

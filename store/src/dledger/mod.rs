@@ -174,7 +174,14 @@ impl DLedgerStore {
 
     /// Iterates the entries of the data files.
     pub fn entries(&self) -> EntryIter<'_> {
-        EntryIter { files: self.data.files(), file_idx: 0, pos: 0, done: false, end_pos: self.data.min_offset(), ended_at: None }
+        EntryIter {
+            files: self.data.files(),
+            file_idx: 0,
+            pos: 0,
+            done: false,
+            end_pos: self.data.min_offset(),
+            ended_at: None,
+        }
     }
 
     /// The index unit for entry `index`, if present.
@@ -270,7 +277,11 @@ impl<'a> Iterator for EntryIter<'a> {
                 return self.fail(f, pos, format!("truncated DLedger entry header ({} bytes left)", b.len()));
             };
             if h.size <= ENTRY_HEADER_SIZE_NO_LEN || h.size as u64 > b.len() as u64 {
-                return self.fail(f, pos, format!("bad DLedger entry size {} ({} bytes left in file)", h.size, b.len()));
+                return self.fail(
+                    f,
+                    pos,
+                    format!("bad DLedger entry size {} ({} bytes left in file)", h.size, b.len()),
+                );
             }
             if h.body_length as i64 + ENTRY_HEADER_SIZE as i64 != h.size as i64 {
                 return self.fail(f, pos, format!("entry size {} != bodyLength {} + 48", h.size, h.body_length));
@@ -317,7 +328,17 @@ mod tests {
         let fsz = 256usize;
         let mut f0 = vec![0u8; fsz];
         let body = b"0123456789";
-        let h = EntryHeader { magic: 1, size: 58, index: 0, term: 1, pos: 0, channel: 0, chain_crc: 0, body_crc: 0, body_length: 10 };
+        let h = EntryHeader {
+            magic: 1,
+            size: 58,
+            index: 0,
+            term: 1,
+            pos: 0,
+            channel: 0,
+            chain_crc: 0,
+            body_crc: 0,
+            body_length: 10,
+        };
         f0[..48].copy_from_slice(&h.to_bytes());
         f0[48..58].copy_from_slice(body);
         f0[58..62].copy_from_slice(&(-1i32).to_be_bytes());

@@ -19,7 +19,9 @@ pub struct CommitLog {
 pub enum EntryKind {
     Message(Box<MessageRecord>),
     /// End-of-file filler with its stored size.
-    Blank { total_size: i32 },
+    Blank {
+        total_size: i32,
+    },
 }
 
 /// One record (or BLANK marker) with its location.

@@ -14,7 +14,21 @@ use crate::error::RecordError;
 pub fn calc_msg_length(version: MessageVersion, sys_flag: i32, body_len: i64, topic_len: i64, props_len: i64) -> i64 {
     let born = if sys_flag & FLAG_BORNHOST_V6 == 0 { 8 } else { 20 };
     let store = if sys_flag & FLAG_STOREHOST_V6 == 0 { 8 } else { 20 };
-    4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + born + 8 + store + 4 + 8 + 4 + body_len
+    4 + 4
+        + 4
+        + 4
+        + 4
+        + 8
+        + 8
+        + 4
+        + 8
+        + born
+        + 8
+        + store
+        + 4
+        + 8
+        + 4
+        + body_len
         + version.topic_length_size() as i64
         + topic_len
         + 2
@@ -287,7 +301,10 @@ mod tests {
                 assert_eq!(back, m);
                 assert!(back.body_crc_ok());
                 assert_eq!(back.tags_code(), rmq_common::java::string_hash_code("TagA") as i64);
-                assert_eq!(back.index_keys(), vec![format!("{}#ABC", m.topic), format!("{}#k1", m.topic), format!("{}#k2", m.topic)]);
+                assert_eq!(
+                    back.index_keys(),
+                    vec![format!("{}#ABC", m.topic), format!("{}#k1", m.topic), format!("{}#k2", m.topic)]
+                );
             }
         }
     }

@@ -92,7 +92,9 @@ impl MessageVersion {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Decoded {
     /// End-of-file filler; `total_size` is the stored size (normally the rest of the file).
-    Blank { total_size: i32 },
+    Blank {
+        total_size: i32,
+    },
     Message(Box<MessageRecord>),
 }
 
