@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use std::collections::BTreeMap;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// Environment variable that overrides the golden directory.
 pub const GOLDEN_ENV: &str = "RMQ_GOLDEN_DIR";

@@ -274,8 +274,7 @@ mod tests {
 
     #[test]
     fn fastjson_bare_integer_keys() {
-        let p = parse(r#"{"brokerAddrTable":{"b":{"brokerAddrs":{0:"a:1",2:"a:2"}}},"x":[1,-2.5,true,null]}"#)
-            .unwrap();
+        let p = parse(r#"{"brokerAddrTable":{"b":{"brokerAddrs":{0:"a:1",2:"a:2"}}},"x":[1,-2.5,true,null]}"#).unwrap();
         assert_eq!(
             p.value,
             json!({"brokerAddrTable":{"b":{"brokerAddrs":{"0":"a:1","2":"a:2"}}},"x":[1,-2.5,true,null]})

@@ -7,8 +7,10 @@
 //! frame) and `namesrv_replay.rs` (captured name-server traffic replayed against
 //! our name server, responses compared with Java's).
 
+pub mod compare;
 pub mod golden;
 pub mod lenient_json;
 pub mod pcap;
+pub mod replay;
 pub mod synth;
 pub mod tcp;

@@ -272,9 +272,15 @@ fn decode_tcp(r: &Record) -> Result<Option<TcpSegment>, (usize, PcapErrorKind)> 
     if ip_end > d.len() {
         let orig_total = r.orig_len as usize;
         if orig_total > d.len() {
-            return Err((l3 + 2, PcapErrorKind::SnappedPayload { index: r.index, caplen: d.len() as u32, orig_len: r.orig_len }));
+            return Err((
+                l3 + 2,
+                PcapErrorKind::SnappedPayload { index: r.index, caplen: d.len() as u32, orig_len: r.orig_len },
+            ));
         }
-        return Err(bad(l3 + 2, format!("IPv4 total length {total_len} runs past the packet ({} bytes)", d.len() - l3)));
+        return Err(bad(
+            l3 + 2,
+            format!("IPv4 total length {total_len} runs past the packet ({} bytes)", d.len() - l3),
+        ));
     }
     let l4 = l3 + ihl;
     if ip_end < l4 + 20 {
@@ -346,8 +352,7 @@ impl Capture {
 
     /// All remoting frames, in the order their last byte arrived (ties: connection, direction, offset).
     pub fn remoting_frames(&self, max_frame: usize) -> Result<Vec<crate::tcp::RawFrame>, PcapError> {
-        let mut frames: Vec<_> =
-            self.remoting_streams(max_frame)?.into_iter().flat_map(|s| s.frames).collect();
+        let mut frames: Vec<_> = self.remoting_streams(max_frame)?.into_iter().flat_map(|s| s.frames).collect();
         frames.sort_by_key(|f| (f.ts, f.record, f.conn, !f.from_client, f.stream_offset));
         Ok(frames)
     }

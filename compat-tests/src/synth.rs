@@ -20,7 +20,17 @@ pub struct Pkt {
 
 impl Pkt {
     pub fn new(src_port: u16, dst_port: u16) -> Pkt {
-        Pkt { src_port, dst_port, seq: 0, ack: 0, flags: TcpFlags::ACK, payload: Vec::new(), secs: 0, nanos: 0, padding: 0 }
+        Pkt {
+            src_port,
+            dst_port,
+            seq: 0,
+            ack: 0,
+            flags: TcpFlags::ACK,
+            payload: Vec::new(),
+            secs: 0,
+            nanos: 0,
+            padding: 0,
+        }
     }
     pub fn seq(mut self, seq: u32) -> Pkt {
         self.seq = seq;
@@ -67,7 +77,7 @@ impl Pkt {
         f.extend_from_slice(&self.ack.to_be_bytes());
         f.extend_from_slice(&[0x50, self.flags, 0xff, 0xff, 0, 0, 0, 0]);
         f.extend_from_slice(&self.payload);
-        f.extend(std::iter::repeat(0u8).take(self.padding));
+        f.resize(f.len() + self.padding, 0);
         f
     }
 }

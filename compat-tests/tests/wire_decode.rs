@@ -129,7 +129,13 @@ fn check_remoting_capture(pcap: &Path, t: &mut Tally) {
     for (dir, exp) in &theirs {
         let got = ours.get(dir).map(Vec::as_slice).unwrap_or(&[]);
         if got.len() != exp.len() {
-            t.problems.push(format!("{name}: {} -> {}: {} frames, summary lists {}", dir.0, dir.1, got.len(), exp.len()));
+            t.problems.push(format!(
+                "{name}: {} -> {}: {} frames, summary lists {}",
+                dir.0,
+                dir.1,
+                got.len(),
+                exp.len()
+            ));
         }
         for (i, (raw, want)) in got.iter().zip(exp.iter()).enumerate() {
             let at = format!("{name}: {} -> {} frame {i} (code {}, opaque {})", dir.0, dir.1, want.code, want.opaque);
@@ -215,7 +221,14 @@ fn check_frame(at: &str, raw: &RawFrame, want: &SummaryFrame, t: &mut Tally) {
     }
 }
 
-fn check_json_frame(at: &str, raw: &RawFrame, cmd: &RemotingCommand, header: &[u8], want: &SummaryFrame, t: &mut Tally) {
+fn check_json_frame(
+    at: &str,
+    raw: &RawFrame,
+    cmd: &RemotingCommand,
+    header: &[u8],
+    want: &SummaryFrame,
+    t: &mut Tally,
+) {
     t.json_frames += 1;
     let mut bad = |what: String| t.problems.push(format!("{at}: {what}"));
     let Some(captured_json) = want.header_json.as_deref() else { return bad("summary has no headerJson".into()) };
@@ -273,7 +286,8 @@ fn hex(b: &[u8]) -> String {
 /// `...`; the body must start with it (and equal it when not truncated).
 fn preview_mismatch(body: &[u8], preview: Option<&str>) -> Option<String> {
     let Some(p) = preview else {
-        return (!body.is_empty()).then(|| format!("summary has no body preview but the body has {} bytes", body.len()));
+        return (!body.is_empty())
+            .then(|| format!("summary has no body preview but the body has {} bytes", body.len()));
     };
     let (p, truncated) = match p.strip_suffix("...") {
         Some(s) if !body.is_empty() => (s, true),

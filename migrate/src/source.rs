@@ -255,6 +255,18 @@ impl Store {
                 format!("body CRC mismatch: stored {}, computed {}", m.body_crc, m.computed_body_crc()),
             ));
         }
+        if let Some((stored, computed)) = m.property_crc() {
+            if stored != computed as i64 {
+                let i =
+                    self.issue(path, file_pos, format!("property CRC mismatch: stored {stored}, computed {computed}"));
+                // DLedger rewrites PHYSICALOFFSET after encoding, which the CRC covers
+                if self.dledger.is_some() {
+                    out.warnings.push(i);
+                } else {
+                    out.issues.push(i);
+                }
+            }
+        }
         if m.physical_offset != phys as i64 {
             out.issues.push(self.issue(
                 path,

@@ -44,7 +44,7 @@ pub fn verify_store(store: &Store, args: &VerifyArgs) -> VerifyReport {
     errors.extend(cq_errors);
     warnings.extend(outcome.warnings);
     warnings.extend(cq_warnings);
-    if store.commitlog.files().is_empty() && store.dledger.as_ref().map_or(true, |d| d.data().is_empty()) {
+    if store.commitlog.files().is_empty() && store.dledger.as_ref().is_none_or(|d| d.data().is_empty()) {
         errors.push(Issue {
             file: store.rel(&store.dir.commitlog_dirs()[0]),
             offset: 0,

@@ -44,7 +44,7 @@ fn assert_fails_with(dir: &Path, file: &str, offset: Option<u64>, text: &str) ->
     assert_eq!(v["ok"], false);
     let errs = errors(&v);
     assert!(
-        errs.iter().any(|(f, o, e)| f == file && offset.map_or(true, |x| x == *o) && e.contains(text)),
+        errs.iter().any(|(f, o, e)| f == file && offset.is_none_or(|x| x == *o) && e.contains(text)),
         "no error in {file} at {offset:?} containing {text:?}: {errs:#?}"
     );
     v
@@ -213,4 +213,40 @@ fn binary_exit_codes() {
     assert_eq!(String::from_utf8(dump.stdout).unwrap().lines().count(), 23);
     let missing = std::process::Command::new(bin).args(["dump", "/nonexistent/store"]).output().unwrap();
     assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn sprinkled_garbage_never_panics() {
+    for (s, step) in
+        [("java-4.9.8/plain", 7919u64), ("java-4.9.8/dledger/n0", 4099), ("java-5.3.3/v2-ipv6-embedded", 211)]
+    {
+        let t = copy_store(s);
+        let mut files = Vec::new();
+        let mut stack = vec![t.path().to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if !p.to_string_lossy().ends_with(".json") {
+                    files.push(p);
+                }
+            }
+        }
+        for f in files {
+            let mut b = std::fs::read(&f).unwrap();
+            let mut i = 3u64;
+            while (i as usize) < b.len() {
+                b[i as usize] ^= 0xA5;
+                i += step;
+            }
+            std::fs::write(&f, b).unwrap();
+        }
+        let (code, v) = verify_json(t.path());
+        assert_eq!(code, 1, "{s}: {v}");
+        for cmd in ["dump", "inspect"] {
+            let (code, _) = run(&[cmd, "--json", t.path().to_str().unwrap()]);
+            assert!(code <= 1, "{s} {cmd}");
+        }
+    }
 }

@@ -179,3 +179,35 @@ fn inspect_reports_layout_and_state() {
     assert_eq!(code, 0);
     assert!(text.contains("GoldenTopicA/2"));
 }
+
+#[test]
+fn commitlog_spread_over_several_paths() {
+    let t = copy_store("java-4.9.8/plain");
+    let root = t.path();
+    std::fs::create_dir_all(root.join("cl2")).unwrap();
+    std::fs::rename(root.join("commitlog/00000000000001048576"), root.join("cl2/00000000000001048576")).unwrap();
+    // explicit flag
+    let paths = format!("{},{}", root.join("commitlog").display(), root.join("cl2").display());
+    let (code, out) = run(&["verify", "--json", "--commitlog-path", &paths, root.to_str().unwrap()]);
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["messages"], 974);
+    // without it only one directory is seen: the gap is reported
+    let (code, _) = verify_json(root);
+    assert_eq!(code, 1);
+    // from broker.conf (paths of the original machine are re-based onto DIR)
+    let conf = std::fs::read_to_string(root.join("broker.conf")).unwrap();
+    let old_root = conf.lines().find_map(|l| l.strip_prefix("storePathRootDir=")).unwrap().to_string();
+    let conf: String = conf
+        .lines()
+        .filter(|l| !l.starts_with("storePathCommitLog="))
+        .map(|l| format!("{l}\n"))
+        .chain([format!("storePathCommitLog={old_root}/commitlog,{old_root}/cl2\n")])
+        .collect();
+    std::fs::write(root.join("broker.conf"), conf).unwrap();
+    let (code, v) = verify_json(root);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["max_physical_offset"], 2256592);
+    let lines = dump_lines(root.to_str().unwrap(), &["--from", "1048576", "--to", "1048577"]);
+    assert_eq!(lines[0]["file"], "cl2/00000000000001048576");
+}

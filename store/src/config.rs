@@ -13,8 +13,7 @@ use crate::error::{Result, StoreError};
 pub fn parse_java_properties(text: &str) -> IndexMap<String, String> {
     let mut out = IndexMap::new();
     let mut logical = String::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
+    for line in text.lines() {
         let t = line.trim_start();
         if logical.is_empty() && (t.is_empty() || t.starts_with('#') || t.starts_with('!')) {
             continue;

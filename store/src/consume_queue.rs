@@ -36,7 +36,7 @@ impl CqEntry {
     }
     /// A tagsCode holding a ConsumeQueueExt address (`isExtAddr`).
     pub fn has_ext_addr(&self) -> bool {
-        self.tags_code <= i32::MIN as i64 - 1
+        self.tags_code < i32::MIN as i64
     }
 }
 

@@ -196,7 +196,7 @@ fn lock_held(path: &Path) -> Option<bool> {
     if r != 0 {
         return None;
     }
-    Some(fl.l_type as i32 != libc::F_UNLCK as i32)
+    Some(fl.l_type as i32 != libc::F_UNLCK)
 }
 
 #[cfg(not(unix))]

@@ -157,7 +157,9 @@ impl Emitter<'_> {
             self.out.push(':');
             self.value(value, inner);
         }
-        if self.opts.pretty && wrote_any {
+        // Like fastjson's MapSerializer: the closing line break depends on the map's
+        // size, so an object holding only nulls prints as `{` newline `}`.
+        if self.opts.pretty && !obj.is_empty() {
             self.newline(indent);
         }
         self.out.push('}');
@@ -282,6 +284,9 @@ mod tests {
             "{\n\t\"e\":[\n\t\t\"s1\",\n\t\t\"s2\"\n\t],\n\t\"f\":[\n\t\t{\n\t\t\t\"k\":1\n\t\t}\n\t]\n}"
         );
         assert_eq!(emit("[]", &EmitOptions::PRETTY), "[]");
+        // A map holding only nulls: fastjson still breaks the line before `}`.
+        assert_eq!(emit(r#"{"a":{"x":null}}"#, &EmitOptions::PRETTY), "{\n\t\"a\":{\n\t}\n}");
+        assert_eq!(emit(r#"{"a":{"x":null}}"#, &EmitOptions::COMPACT), r#"{"a":{}}"#);
         assert_eq!(emit("{}", &EmitOptions::PRETTY), "{}");
     }
 

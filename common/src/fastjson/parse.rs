@@ -238,7 +238,9 @@ impl Parser<'_> {
     }
 
     /// Number text: `-?digits(.digits)?([eE][+-]?digits)?`, then an optional Java type
-    /// suffix (`L`, `S`, `B`, `F`, `D`) that fastjson tolerates and we drop.
+    /// suffix (`L`, `S`, `B`, `F`, `D`) that fastjson tolerates and we drop. The text is
+    /// kept as written (fastjson would re-format decimals through BigDecimal: `1e5`
+    /// comes back from Java as `1E+5`; RocketMQ never writes exponents).
     fn number(&mut self) -> Result<String, ParseError> {
         let start = self.pos;
         if self.peek() == Some(b'-') {
@@ -262,9 +264,17 @@ impl Parser<'_> {
                 return Err(self.err("invalid number: digit expected in exponent"));
             }
         }
-        let text = self.src[start..self.pos].to_string();
-        if matches!(self.peek(), Some(b'L' | b'S' | b'B' | b'F' | b'D')) {
-            self.pos += 1;
+        let mut text = self.src[start..self.pos].to_string();
+        match self.peek() {
+            Some(b'L' | b'S' | b'B') => self.pos += 1,
+            // `3F`/`3D` are floats to Java: written back as `3.0`.
+            Some(b'F' | b'D') => {
+                self.pos += 1;
+                if !text.contains(['.', 'e', 'E']) {
+                    text.push_str(".0");
+                }
+            }
+            _ => {}
         }
         Ok(text)
     }

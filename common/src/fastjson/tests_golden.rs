@@ -130,9 +130,9 @@ fn lenient_inputs() {
     assert_eq!(o.get("$c_9").and_then(Value::as_number_text), Some("-2.5e-3"));
     assert_eq!(o.get("d"), Some(&Value::Array(vec![Value::Number("1".into()), Value::Number("2".into())])));
     // Whitespace kinds, comments, Java suffixes, big integers.
-    let v = parse("[\t1L,\r\n2.5D /* c */, // line\n 123456789012345678901234567890, -0, 1E+2]").unwrap();
+    let v = parse("[\t1L,\r\n2.5D /* c */, // line\n 123456789012345678901234567890, -0, 1E+2, 3F]").unwrap();
     let texts: Vec<&str> = v.as_array().unwrap().iter().filter_map(Value::as_number_text).collect();
-    assert_eq!(texts, ["1", "2.5", "123456789012345678901234567890", "-0", "1E+2"]);
+    assert_eq!(texts, ["1", "2.5", "123456789012345678901234567890", "-0", "1E+2", "3.0"]);
     assert_eq!(v.as_array().unwrap()[2].as_u64(), None);
     assert_eq!(v.as_array().unwrap()[4].as_f64(), Some(100.0));
 }

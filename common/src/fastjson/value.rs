@@ -192,6 +192,14 @@ impl Object {
     /// Builds from entries, keeping the first position and the last value of duplicate
     /// keys (what parsing into a Java map does).
     pub fn from_entries_dedup(entries: Vec<(Key, Value)>) -> Self {
+        // Small objects (nearly all of them): a linear scan beats building an index.
+        if entries.len() <= 16 {
+            let mut obj = Object { entries: Vec::with_capacity(entries.len()) };
+            for (k, v) in entries {
+                obj.insert(k, v);
+            }
+            return obj;
+        }
         let mut out: Vec<(Key, Value)> = Vec::with_capacity(entries.len());
         let mut index: HashMap<Key, usize> = HashMap::new();
         for (k, v) in entries {

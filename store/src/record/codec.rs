@@ -125,6 +125,15 @@ pub fn decode(buf: &[u8]) -> Result<Decoded, RecordError> {
     Ok(Decoded::Message(Box::new(decode_message(buf)?)))
 }
 
+/// Decodes the record starting at `pos` of `file_bytes` (a whole mapped
+/// file): the record may extend at most to the end of the slice.
+pub fn decode_at(file_bytes: &[u8], pos: usize) -> Result<Decoded, RecordError> {
+    match file_bytes.get(pos..) {
+        Some(b) => decode(b),
+        None => Err(RecordError::Truncated { need: pos as u64 + 8, have: file_bytes.len() as u64 }),
+    }
+}
+
 /// Decodes a message record; a BLANK marker is an error here.
 pub fn decode_message(buf: &[u8]) -> Result<MessageRecord, RecordError> {
     let h = peek_header(buf)?;
@@ -310,6 +319,23 @@ mod tests {
     }
 
     #[test]
+    fn property_crc_like_java() {
+        let mut m = sample(MessageVersion::V1, 0);
+        // reserve the 20 bytes with a placeholder, then fill in the digits (LSD first)
+        let mut raw = m.properties_raw.to_vec();
+        raw.extend_from_slice(b"__CRC32#\x010000000000\x02");
+        m.properties_raw = Bytes::from(raw.clone());
+        let bytes = m.encode().unwrap();
+        let crc = crc32_masked(&bytes[..bytes.len() - 20]);
+        let digits: String = (0..10).map(|i| char::from(b'0' + ((crc as u32 / 10u32.pow(i)) % 10) as u8)).collect();
+        let n = raw.len();
+        raw[n - 11..n - 1].copy_from_slice(digits.as_bytes());
+        m.properties_raw = Bytes::from(raw.clone());
+        m.properties = parse_properties(&raw);
+        assert_eq!(m.property_crc(), Some((crc as i64, crc)));
+    }
+
+    #[test]
     fn rejects_bad_input_without_panicking() {
         let m = sample(MessageVersion::V1, 0);
         let bytes = m.encode().unwrap();
@@ -336,6 +362,8 @@ mod tests {
             b[i] ^= 0x80;
             let _ = decode(&b);
         }
+        assert!(decode_at(&bytes, bytes.len() + 1).is_err());
+        assert!(matches!(decode_at(&bytes, 0), Ok(Decoded::Message(_))));
         // blank
         let mut b = Vec::new();
         encode_blank(16, &mut b);

@@ -11,10 +11,10 @@ pub mod properties;
 
 use bytes::Bytes;
 
-pub use codec::{calc_msg_length, decode, decode_message, encode_blank, peek_header, RecordHeader};
+pub use codec::{calc_msg_length, decode, decode_at, decode_message, encode_blank, peek_header, RecordHeader};
 pub use compression::{decompress_body, CompressionType};
 pub use host::{bytes_to_hex_upper, decode_offset_msg_id, offset_msg_id, HostAddr};
-pub use properties::{parse_properties, properties_to_bytes, split_keys, Properties};
+pub use properties::{parse_properties, properties_to_bytes, properties_to_bytes_v4, split_keys, Properties};
 
 use crate::error::RecordError;
 
@@ -24,6 +24,8 @@ pub const MESSAGE_MAGIC_CODE: i32 = 0xDAA320A7u32 as i32;
 pub const MESSAGE_MAGIC_CODE_V2: i32 = 0xDAA320ABu32 as i32;
 /// `BLANK_MAGIC_CODE`: end-of-file filler `[int size][int magic]`.
 pub const BLANK_MAGIC_CODE: i32 = 0xCBD43194u32 as i32;
+/// Bytes reserved at the end of PROPERTIES for the 5.x property CRC.
+pub const CRC32_RESERVED_LEN: usize = 20;
 /// Size of the BLANK marker actually written.
 pub const BLANK_RECORD_LEN: usize = 8;
 
@@ -251,6 +253,22 @@ impl MessageRecord {
             }
         }
         v
+    }
+
+    /// 5.x property CRC (`__CRC32#`, written when `enabledAppendPropCRC`):
+    /// `Some((stored, computed))` when the property is present. The digits are
+    /// stored least-significant first; the CRC covers the record bytes except
+    /// the last 20 (`CRC32_RESERVED_LEN`).
+    pub fn property_crc(&self) -> Option<(i64, i32)> {
+        let digits = self.property(properties::PROPERTY_CRC32)?;
+        let mut stored: i64 = 0;
+        for c in digits.chars().rev() {
+            let d = (c as i64) - ('0' as i64);
+            stored = stored.wrapping_mul(10).wrapping_add(d);
+        }
+        let bytes = self.encode().ok()?;
+        let covered = bytes.len().checked_sub(CRC32_RESERVED_LEN)?;
+        Some((stored, crc32_masked(&bytes[..covered])))
     }
 
     /// Encodes the record from its fields (TOTALSIZE recomputed).

@@ -53,6 +53,17 @@ where
     out
 }
 
+/// Builds a properties string like 4.9.8's `messageProperties2String`, which
+/// drops the separator after the last pair (4.9.8 records end without 0x02).
+pub fn properties_to_bytes_v4<'a, I>(pairs: I) -> Vec<u8>
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+{
+    let mut out = properties_to_bytes(pairs);
+    out.pop();
+    out
+}
+
 /// Keys of the `KEYS` property as the index service uses them: split on a
 /// single space, empty parts skipped.
 pub fn split_keys(keys: &str) -> impl Iterator<Item = &str> {
@@ -80,6 +91,8 @@ mod tests {
     #[test]
     fn builds_and_splits() {
         assert_eq!(properties_to_bytes([("a", "1"), ("b", "2")]), b"a\x011\x02b\x012\x02");
+        assert_eq!(properties_to_bytes_v4([("a", "1"), ("b", "2")]), b"a\x011\x02b\x012");
+        assert!(properties_to_bytes_v4(std::iter::empty::<(&str, &str)>()).is_empty());
         assert_eq!(split_keys(" a  b ").collect::<Vec<_>>(), vec!["a", "b"]);
     }
 }
