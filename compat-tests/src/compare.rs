@@ -1,16 +1,97 @@
 //! Comparing one of our responses with the response Java sent for the same request.
 //!
 //! Header fields are compared one by one; JSON bodies are parsed with the lenient
-//! reader (fastjson's bare integer keys) and compared as values, plus the written
-//! form of every map key (quoted or bare) that both sides have. Anything a test
+//! fastjson parser ([`rmq_common::fastjson`], which reads fastjson's bare integer keys
+//! and object keys) and compared as values, plus the written form of every map key
+//! (quoted or bare) that both sides have. Anything a test
 //! chooses not to compare must be named in its [`Policy`].
 
 use std::collections::{BTreeSet, HashMap};
 
+use rmq_common::fastjson;
 use rmq_remoting::{RemotingCommand, SerializeType};
-use serde_json::Value;
+use serde_json::{Map, Number, Value};
 
-use crate::lenient_json::{self, KeyForm, KeyRecord};
+/// How an object key was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyForm {
+    /// `"0":` (or `'0':`, or an unquoted identifier, which fastjson reads alike)
+    Quoted,
+    /// `0:` (a number key)
+    Bare,
+    /// `{...}:` (fastjson's object-as-key)
+    Composite,
+}
+
+/// One object key and the form it was written in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// JSON-pointer-like path of the object holding the key ("" for the root).
+    pub path: String,
+    pub key: String,
+    pub form: KeyForm,
+}
+
+/// A body parsed for comparison: its value with every key as a string (an object key
+/// becomes its compact JSON text), and the written form of every object key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedBody {
+    pub value: Value,
+    pub keys: Vec<KeyRecord>,
+}
+
+/// Escapes a key for use in a path (JSON pointer rules).
+pub fn path_segment(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// Parses a (fastjson) JSON body with [`fastjson::parse`] and converts it for comparison.
+pub fn parse_body(text: &str) -> Result<ParsedBody, String> {
+    let v = fastjson::parse(text).map_err(|e| format!("fastjson: {e}"))?;
+    let mut keys = Vec::new();
+    let value = to_serde(&v, "", Some(&mut keys))?;
+    Ok(ParsedBody { value, keys })
+}
+
+/// Converts to a serde_json value (numbers as serde_json numbers), recording each object
+/// key's form under `path` after the keys inside its value. Keys of an object used as a
+/// key are not recorded: they are part of the key text.
+fn to_serde(v: &fastjson::Value, path: &str, mut keys: Option<&mut Vec<KeyRecord>>) -> Result<Value, String> {
+    Ok(match v {
+        fastjson::Value::Null => Value::Null,
+        fastjson::Value::Bool(b) => Value::Bool(*b),
+        fastjson::Value::Number(t) => {
+            Value::Number(serde_json::from_str::<Number>(t).map_err(|_| format!("bad number {t:?}"))?)
+        }
+        fastjson::Value::String(s) => Value::String(s.clone()),
+        fastjson::Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| to_serde(item, &format!("{path}/{i}"), keys.as_deref_mut()))
+                .collect::<Result<_, _>>()?,
+        ),
+        fastjson::Value::Object(obj) => {
+            let mut map = Map::new();
+            for (k, item) in obj.iter() {
+                let (key, form) = match k {
+                    fastjson::Key::Str(s) => (s.clone(), KeyForm::Quoted),
+                    fastjson::Key::Num(n) => (n.clone(), KeyForm::Bare),
+                    fastjson::Key::Obj(o) => {
+                        (to_serde(&fastjson::Value::Object(o.clone()), path, None)?.to_string(), KeyForm::Composite)
+                    }
+                };
+                let child = format!("{path}/{}", path_segment(&key));
+                let item = to_serde(item, &child, keys.as_deref_mut())?;
+                if let Some(keys) = keys.as_deref_mut() {
+                    keys.push(KeyRecord { path: path.to_string(), key: key.clone(), form });
+                }
+                map.insert(key, item); // `{0:..}` and `{"0":..}` in one object: last wins
+            }
+            Value::Object(map)
+        }
+    })
+}
 
 /// What a comparison leaves out. Every entry should come with a reason where it is built.
 #[derive(Debug, Clone, Default)]
@@ -113,7 +194,7 @@ fn compare_bodies(java: Option<&[u8]>, ours: Option<&[u8]>, policy: &Policy, c: 
             return;
         }
     };
-    let parsed_java = std::str::from_utf8(j).ok().and_then(|t| lenient_json::parse(t).ok());
+    let parsed_java = std::str::from_utf8(j).ok().and_then(|t| parse_body(t).ok());
     let Some(pj) = parsed_java else {
         // Not JSON: bytes must match.
         if j != o {
@@ -123,7 +204,7 @@ fn compare_bodies(java: Option<&[u8]>, ours: Option<&[u8]>, policy: &Policy, c: 
     };
     let po = match std::str::from_utf8(o)
         .map_err(|e| e.to_string())
-        .and_then(|t| lenient_json::parse(t).map_err(|e| e.to_string()))
+        .and_then(parse_body)
     {
         Ok(p) => p,
         Err(e) => {
@@ -151,7 +232,7 @@ fn diff_json(path: &str, j: &Value, o: &Value, policy: &Policy, c: &mut Comparis
         (Value::Object(jm), Value::Object(om)) => {
             let keys: BTreeSet<&String> = jm.keys().chain(om.keys()).collect();
             for k in keys {
-                let child = format!("{path}/{}", lenient_json::path_segment(k));
+                let child = format!("{path}/{}", path_segment(k));
                 match (jm.get(k), om.get(k)) {
                     (Some(a), Some(b)) => diff_json(&child, a, b, policy, c),
                     (a, b) => {
@@ -197,7 +278,7 @@ fn compare_key_forms(java: &[KeyRecord], ours: &[KeyRecord], policy: &Policy, ou
         KeyForm::Composite => "object",
     };
     for k in java {
-        let child = format!("{}/{}", k.path, lenient_json::path_segment(&k.key));
+        let child = format!("{}/{}", k.path, path_segment(&k.key));
         if policy.ignored_body_paths.iter().any(|p| path_matches(p, &child)) {
             continue;
         }
@@ -212,6 +293,32 @@ fn compare_key_forms(java: &[KeyRecord], ours: &[KeyRecord], policy: &Policy, ou
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn fastjson_bare_integer_keys() {
+        let p = parse_body(r#"{"brokerAddrTable":{"b":{"brokerAddrs":{0:"a:1",2:"a:2"}}},"x":[1,-2.5,true,null]}"#).unwrap();
+        assert_eq!(
+            p.value,
+            json!({"brokerAddrTable":{"b":{"brokerAddrs":{"0":"a:1","2":"a:2"}}},"x":[1,-2.5,true,null]})
+        );
+        let bare: Vec<_> = p.keys.iter().filter(|k| k.form == KeyForm::Bare).collect();
+        assert_eq!(bare.len(), 2);
+        assert_eq!(bare[0].path, "/brokerAddrTable/b/brokerAddrs");
+        assert_eq!(bare[0].key, "0");
+    }
+
+    #[test]
+    fn object_keys_escapes_and_errors() {
+        let p = parse_body(r#"{{"queueId":0,"topic":"t"}:5,'s':"\u00e9\n\ud83d\ude00",}"#).unwrap();
+        assert_eq!(p.value[r#"{"queueId":0,"topic":"t"}"#], json!(5));
+        assert_eq!(p.value["s"], json!("é\n😀"));
+        assert_eq!(p.keys.len(), 2);
+        assert_eq!(p.keys[0].form, KeyForm::Composite);
+        for bad in ["{", "{\"a\" 1}", "[1 2]", "\"abc", "{a:}", "tru", "1 2", "{\"a\":\"\\u12\"}"] {
+            assert!(parse_body(bad).is_err(), "{bad}");
+        }
+    }
 
     fn resp(body: &str) -> RemotingCommand {
         RemotingCommand { flag: 1, body: Some(body.as_bytes().to_vec().into()), ..Default::default() }

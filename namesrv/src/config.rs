@@ -56,13 +56,14 @@ impl NamesrvSettings {
     /// Java defaults: port 9876, files under `$HOME/namesrv/`.
     pub fn defaults() -> NamesrvSettings {
         let home = rmq_common::env::user_home().unwrap_or_else(|| PathBuf::from("."));
-        let mut namesrv = NamesrvConfig::default();
-        namesrv.rocketmq_home = rmq_common::env::rocketmq_home().unwrap_or_default();
-        namesrv.kv_config_path = home.join("namesrv").join("kvConfig.json").display().to_string();
-        namesrv.config_store_path = home.join("namesrv").join("namesrv.properties").display().to_string();
-        let mut server = NettyServerConfig::default();
+        let namesrv = NamesrvConfig {
+            rocketmq_home: rmq_common::env::rocketmq_home().unwrap_or_default(),
+            kv_config_path: home.join("namesrv").join("kvConfig.json").display().to_string(),
+            config_store_path: home.join("namesrv").join("namesrv.properties").display().to_string(),
+            ..NamesrvConfig::default()
+        };
         // NamesrvStartup presets 9876 before reading the file.
-        server.listen_port = 9876;
+        let server = NettyServerConfig { listen_port: 9876, ..NettyServerConfig::default() };
         let response_serialize = std::env::var("ROCKETMQ_SERIALIZE_TYPE")
             .ok()
             .and_then(|v| SerializeType::from_name(&v))

@@ -160,13 +160,13 @@ impl RouteTable {
             return None;
         }
         let prev = self.broker_addr.get_mut(r.broker_name).expect("exists").addrs.insert(r.broker_id, r.broker_addr.to_string());
-        register_first = register_first || prev.as_deref().map_or(true, str::is_empty);
+        register_first = register_first || prev.as_deref().is_none_or(str::is_empty);
         let is_master = r.broker_id == MASTER_ID;
         let min_id = self.broker_addr[r.broker_name].addrs.keys().copied().min().unwrap_or(r.broker_id);
         let is_prime_slave = !old_version_broker && !is_master && r.broker_id == min_id;
         if is_master || is_prime_slave {
             let key = BrokerAddrKey { cluster: r.cluster.to_string(), addr: r.broker_addr.to_string() };
-            let broker_changed = self.live.get(&key).map_or(true, |l| !l.data_version.same_as(&r.topics.data_version));
+            let broker_changed = self.live.get(&key).is_none_or(|l| !l.data_version.same_as(&r.topics.data_version));
             if self.delete_topic_with_registration {
                 let stale: Vec<String> = self
                     .topic_queue
@@ -181,7 +181,7 @@ impl RouteTable {
             let acting = self.broker_addr[r.broker_name].enable_acting_master;
             for tc in r.topics.topic_config_table.values() {
                 let topic_changed = broker_changed
-                    || self.topic_queue.get(&tc.topic_name).map_or(true, |m| m.is_empty() || !m.contains_key(r.broker_name));
+                    || self.topic_queue.get(&tc.topic_name).is_none_or(|m| m.is_empty() || !m.contains_key(r.broker_name));
                 if register_first || topic_changed {
                     let mut tc = tc.clone();
                     if is_prime_slave && acting {
@@ -269,7 +269,7 @@ impl RouteTable {
                 self.remove_broker_from_topic(&t, broker_name);
             }
         } else if reduced {
-            let no_master = self.broker_addr.get(broker_name).map_or(true, |e| e.addrs.keys().all(|id| *id > 0));
+            let no_master = self.broker_addr.get(broker_name).is_none_or(|e| e.addrs.keys().all(|id| *id > 0));
             let acting = self.broker_addr.get(broker_name).is_some_and(|e| e.enable_acting_master);
             if acting && no_master {
                 for m in self.topic_queue.values_mut() {
@@ -408,7 +408,7 @@ impl RouteTable {
     fn topic_list(&self, topics: Vec<&String>, flavor: Flavor) -> TopicList {
         // TopicList holds a HashSet (4.9.8) or a ConcurrentHashMap key set (5.x) filled in this order.
         let cap = flavor.set_cap(topics.len());
-        let ordered = java::hashmap_order(topics.into_iter(), cap);
+        let ordered = java::hashmap_order(topics, cap);
         TopicList { broker_addr: None, topic_list: ordered.into_iter().cloned().collect() }
     }
 

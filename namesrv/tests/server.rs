@@ -165,10 +165,7 @@ async fn closes_connection(addr: &str, bytes: &[u8]) -> bool {
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(bytes).await.unwrap();
     let mut buf = [0u8; 64];
-    match tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf)).await {
-        Ok(Ok(0)) | Ok(Err(_)) => true,
-        _ => false,
-    }
+    matches!(tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf)).await, Ok(Ok(0)) | Ok(Err(_)))
 }
 
 #[tokio::test]

@@ -1,114 +1,31 @@
-//! Minimal `java.util.Properties` reader for `broker.conf`-style files and the
-//! store-related keys the readers need.
+//! The store-related keys of a `broker.conf`-style file, read with
+//! [`rmq_common::properties`] (Java `Properties.load` rules).
 
 use std::path::{Path, PathBuf};
 
-use indexmap::IndexMap;
+use rmq_common::properties::{self, LoadFileError, Properties};
 
 use crate::error::{Result, StoreError};
 
-/// Parses Java properties text: `#`/`!` comments, `key=value`, `key: value`
-/// or `key value`, line continuations with a trailing backslash, and the
-/// common escapes (`\t \n \r \f \\ \uXXXX`).
-pub fn parse_java_properties(text: &str) -> IndexMap<String, String> {
-    let mut out = IndexMap::new();
-    let mut logical = String::new();
-    for line in text.lines() {
-        let t = line.trim_start();
-        if logical.is_empty() && (t.is_empty() || t.starts_with('#') || t.starts_with('!')) {
-            continue;
-        }
-        let mut t = t.to_string();
-        // odd number of trailing backslashes = continuation
-        let trailing = t.chars().rev().take_while(|c| *c == '\\').count();
-        if trailing % 2 == 1 {
-            t.pop();
-            logical.push_str(&t);
-            continue;
-        }
-        logical.push_str(&t);
-        let (k, v) = split_key_value(&logical);
-        out.insert(unescape(&k), unescape(&v));
-        logical.clear();
-    }
-    if !logical.is_empty() {
-        let (k, v) = split_key_value(&logical);
-        out.insert(unescape(&k), unescape(&v));
-    }
-    out
-}
-
-fn split_key_value(s: &str) -> (String, String) {
-    let chars: Vec<char> = s.chars().collect();
-    let mut i = 0;
-    let mut key = String::new();
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\\' && i + 1 < chars.len() {
-            key.push(c);
-            key.push(chars[i + 1]);
-            i += 2;
-            continue;
-        }
-        if c == '=' || c == ':' || c.is_whitespace() {
-            break;
-        }
-        key.push(c);
-        i += 1;
-    }
-    while i < chars.len() && chars[i].is_whitespace() {
-        i += 1;
-    }
-    if i < chars.len() && (chars[i] == '=' || chars[i] == ':') {
-        i += 1;
-    }
-    while i < chars.len() && chars[i].is_whitespace() {
-        i += 1;
-    }
-    (key, chars[i..].iter().collect())
-}
-
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut it = s.chars().peekable();
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match it.next() {
-            Some('t') => out.push('\t'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('f') => out.push('\u{c}'),
-            Some('u') => {
-                let hex: String = (0..4).filter_map(|_| it.next()).collect();
-                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
-                    Some(ch) => out.push(ch),
-                    None => out.push_str(&hex),
-                }
-            }
-            Some(o) => out.push(o),
-            None => {}
-        }
-    }
-    out
+/// Reads a properties file (`broker.conf`, DLedger `checkpoint`/`currterm`). A missing
+/// or unreadable file is [`StoreError::Io`], a malformed one [`StoreError::Layout`].
+pub(crate) fn load_properties(path: &Path) -> Result<Properties> {
+    properties::load_file(path).map_err(|e| match e {
+        LoadFileError::Io { path, source } => StoreError::io(path, source),
+        LoadFileError::Parse { path, source } => StoreError::layout(path, source.to_string()),
+    })
 }
 
 /// Store settings from a broker config (defaults as in `MessageStoreConfig`).
 #[derive(Clone, Debug, Default)]
 pub struct StoreConfig {
-    pub raw: IndexMap<String, String>,
+    pub raw: Properties,
     pub source: Option<PathBuf>,
 }
 
 impl StoreConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read(path).map_err(|e| StoreError::io(path, e))?;
-        Ok(StoreConfig {
-            raw: parse_java_properties(&String::from_utf8_lossy(&text)),
-            source: Some(path.to_path_buf()),
-        })
+        Ok(StoreConfig { raw: load_properties(path)?, source: Some(path.to_path_buf()) })
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -172,15 +89,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_properties() {
-        let p = parse_java_properties("# c\n a = 1\nb:2\nc 3\nd=x\\\n  y\ne=\\u0041\\t\n! x\n");
-        assert_eq!(p.get("a").unwrap(), "1");
-        assert_eq!(p.get("b").unwrap(), "2");
-        assert_eq!(p.get("c").unwrap(), "3");
-        assert_eq!(p.get("d").unwrap(), "xy");
-        assert_eq!(p.get("e").unwrap(), "A\t");
-        let c = StoreConfig { raw: p, source: None };
+    fn delay_levels() {
+        let c = StoreConfig::default();
         assert_eq!(c.delay_levels_ms()[1], 5000);
         assert_eq!(c.delay_levels_ms().len(), 18);
+    }
+
+    #[test]
+    fn load_trims_values_and_maps_errors() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("broker.conf");
+        std::fs::write(&p, "# c\nmappedFileSizeCommitLog = 1024 \nstorePathRootDir=\nenableDLegerCommitLog:TRUE\n").unwrap();
+        let c = StoreConfig::load(&p).unwrap();
+        assert_eq!(c.mapped_file_size_commit_log(), Some(1024));
+        assert_eq!(c.store_path_root_dir(), None);
+        assert!(c.enable_dledger());
+        std::fs::write(&p, "a=\\u12\n").unwrap();
+        assert!(matches!(StoreConfig::load(&p), Err(StoreError::Layout { .. })));
+        assert!(matches!(StoreConfig::load(&d.path().join("missing")), Err(StoreError::Io { .. })));
     }
 }

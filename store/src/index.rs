@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Result, StoreError};
+use crate::fsutil::list_dir_sorted;
 use crate::mapped_file::MappedFile;
 
 pub const INDEX_HEADER_SIZE: u64 = 40;
@@ -191,21 +192,7 @@ pub fn key_hash(full_key: &str) -> i32 {
 
 /// Index files under `dir`, sorted by name (creation time).
 pub fn list_index_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut v = Vec::new();
-    let rd = match std::fs::read_dir(dir) {
-        Ok(r) => r,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(v),
-        Err(e) => return Err(StoreError::io(dir, e)),
-    };
-    for ent in rd {
-        let ent = ent.map_err(|e| StoreError::io(dir, e))?;
-        let name = ent.file_name().to_string_lossy().into_owned();
-        if name.len() == 17 && name.bytes().all(|b| b.is_ascii_digit()) && ent.path().is_file() {
-            v.push(ent.path());
-        }
-    }
-    v.sort();
-    Ok(v)
+    list_dir_sorted(dir, |name, path| name.len() == 17 && name.bytes().all(|b| b.is_ascii_digit()) && path.is_file())
 }
 
 #[cfg(test)]

@@ -18,9 +18,12 @@ pub mod checkpoint;
 pub mod config;
 pub mod consume_queue;
 pub mod dledger;
+mod fsutil;
 pub mod index;
 pub mod mapped_file;
 pub mod store_dir;
+#[doc(hidden)]
+pub mod testutil;
 
 pub use checkpoint::Checkpoint;
 pub use config::StoreConfig;

@@ -1,38 +1,13 @@
 //! Golden stores written by real Java brokers: every record decodes, and
 //! re-encoding it from its decoded fields gives the identical bytes.
 
-use std::path::{Path, PathBuf};
-
 use rmq_store::consume_queue::{list_queues, ConsumeQueue};
 use rmq_store::dledger::ENTRY_HEADER_SIZE;
 use rmq_store::index::{list_index_files, IndexFile};
 use rmq_store::mapped_file::EntryKind;
 use rmq_store::record::Decoded;
+use rmq_store::testutil::{golden as store_path, STORES};
 use rmq_store::{Checkpoint, LayoutKind, StoreDir};
-
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/golden");
-
-const STORES: &[&str] = &[
-    "java-4.9.8/plain",
-    "java-4.9.8/crashed",
-    "java-4.9.8/master-slave/master",
-    "java-4.9.8/master-slave/slave",
-    "java-4.9.8/diverged/slave-ahead/master",
-    "java-4.9.8/diverged/slave-ahead/slave",
-    "java-4.9.8/diverged/slave-behind/master",
-    "java-4.9.8/diverged/slave-behind/slave",
-    "java-4.9.8/ipv6-embedded",
-    "java-4.9.8/dledger/n0",
-    "java-4.9.8/dledger/n1",
-    "java-4.9.8/dledger/n2",
-    "java-5.3.3/controller-mode/broker-c-n0",
-    "java-5.3.3/controller-mode/broker-c-n1",
-    "java-5.3.3/v2-ipv6-embedded",
-];
-
-fn store_path(s: &str) -> PathBuf {
-    Path::new(GOLDEN).join(s)
-}
 
 fn dump(s: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(store_path(s).join("store-dump.json")).expect("store-dump.json");

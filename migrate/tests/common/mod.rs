@@ -1,35 +1,12 @@
 //! Helpers shared by the migrate integration tests.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::Parser;
 use rmq_migrate::cli::Cli;
 
-pub const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/golden");
-
-/// Every golden broker store (the 5.3.3 controller's event log is not one).
-pub const STORES: &[&str] = &[
-    "java-4.9.8/plain",
-    "java-4.9.8/crashed",
-    "java-4.9.8/master-slave/master",
-    "java-4.9.8/master-slave/slave",
-    "java-4.9.8/diverged/slave-ahead/master",
-    "java-4.9.8/diverged/slave-ahead/slave",
-    "java-4.9.8/diverged/slave-behind/master",
-    "java-4.9.8/diverged/slave-behind/slave",
-    "java-4.9.8/ipv6-embedded",
-    "java-4.9.8/dledger/n0",
-    "java-4.9.8/dledger/n1",
-    "java-4.9.8/dledger/n2",
-    "java-5.3.3/controller-mode/broker-c-n0",
-    "java-5.3.3/controller-mode/broker-c-n1",
-    "java-5.3.3/v2-ipv6-embedded",
-];
-
-pub fn golden(s: &str) -> PathBuf {
-    Path::new(GOLDEN).join(s)
-}
+pub use rmq_store::testutil::{golden, STORES};
 
 pub fn read_json(p: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()

@@ -102,7 +102,7 @@ pub(super) fn query_data_version(state: &Arc<State>, req: &RemotingCommand) -> O
     };
     let mut route = state.route.lock();
     let ours = route.broker_data_version(&h.cluster_name, &h.broker_addr);
-    let changed = ours.as_ref().map_or(true, |o| !o.same_as(&theirs));
+    let changed = ours.as_ref().is_none_or(|o| !o.same_as(&theirs));
     route.touch(&h.cluster_name, &h.broker_addr, Instant::now());
     let mut resp = ok_with(req, &QueryDataVersionResponseHeader { changed });
     resp.body = ours.map(|dv| body::encode(&dv).into());

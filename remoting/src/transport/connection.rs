@@ -154,10 +154,8 @@ async fn run(
     debug!(peer = %channel.peer_addr(), %reason, "connection closed");
     channel.mark_closed();
     // Let queued responses drain briefly, then stop the writer.
-    if !writer_task.is_finished() {
-        if tokio::time::timeout(Duration::from_millis(200), &mut writer_task).await.is_err() {
-            writer_task.abort();
-        }
+    if !writer_task.is_finished() && tokio::time::timeout(Duration::from_millis(200), &mut writer_task).await.is_err() {
+        writer_task.abort();
     }
     if let Some(h) = &handler {
         h.on_close(&channel);

@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::parse_java_properties;
+use crate::config::load_properties;
 use crate::error::{Result, StoreError};
+use crate::fsutil::list_dir_sorted;
 use crate::mapped_file::{MappedFile, MappedFileQueue};
 use crate::record::{decode, Decoded};
 
@@ -131,11 +132,11 @@ pub struct DLedgerStore {
     term: Option<DLedgerTerm>,
 }
 
-fn read_kv(path: &Path) -> Result<Option<indexmap::IndexMap<String, String>>> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(Some(parse_java_properties(&String::from_utf8_lossy(&b)))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(StoreError::io(path, e)),
+fn read_kv(path: &Path) -> Result<Option<rmq_common::properties::Properties>> {
+    match load_properties(path) {
+        Ok(m) => Ok(Some(m)),
+        Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -299,21 +300,7 @@ impl<'a> Iterator for EntryIter<'a> {
 
 /// Finds `dledger-*` directories holding a `data` folder under `root`.
 pub fn find_dledger_dirs(root: &Path) -> Result<Vec<PathBuf>> {
-    let mut v = Vec::new();
-    let rd = match std::fs::read_dir(root) {
-        Ok(r) => r,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(v),
-        Err(e) => return Err(StoreError::io(root, e)),
-    };
-    for ent in rd {
-        let ent = ent.map_err(|e| StoreError::io(root, e))?;
-        let name = ent.file_name().to_string_lossy().into_owned();
-        if name.starts_with("dledger-") && ent.path().join("data").is_dir() {
-            v.push(ent.path());
-        }
-    }
-    v.sort();
-    Ok(v)
+    list_dir_sorted(root, |name, path| name.starts_with("dledger-") && path.join("data").is_dir())
 }
 
 #[cfg(test)]
