@@ -6,6 +6,7 @@ use std::path::Path;
 use clap::Parser;
 use rmq_migrate::cli::Cli;
 
+#[allow(unused_imports)] // not every test binary uses every item
 pub use rmq_store::testutil::{golden, STORES};
 
 pub fn read_json(p: &Path) -> serde_json::Value {
