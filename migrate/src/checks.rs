@@ -8,7 +8,7 @@ use rmq_store::index::{key_hash, list_index_files, IndexFile};
 use rmq_store::record::{properties::PROPERTY_DELAY_TIME_LEVEL, MessageRecord};
 
 use crate::report::Issue;
-use crate::source::Store;
+use crate::source::{QueueRef, Store};
 
 pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
 pub const LMQ_PREFIX: &str = "%LMQ%";
@@ -75,10 +75,23 @@ impl CqSet {
         issues: &mut Vec<Issue>,
         warnings: &mut Vec<Issue>,
     ) {
-        if !m.is_dispatched_to_cq() || m.queue_offset < 0 {
+        self.check_queue_ref(store, phys, &QueueRef::of_record(m), issues, warnings)
+    }
+
+    /// [`CqSet::check_message`] on the coordinates [`Store::scan_light`] yields.
+    pub fn check_queue_ref(
+        &self,
+        store: &Store,
+        phys: u64,
+        m: &QueueRef,
+        issues: &mut Vec<Issue>,
+        warnings: &mut Vec<Issue>,
+    ) {
+        // No queues (e.g. a bare commitlog): skip the per-message key allocation below.
+        if !m.dispatched || m.queue_offset < 0 || self.queues.is_empty() {
             return;
         }
-        let Some(q) = self.queues.get(&(m.topic.clone(), m.queue_id)) else {
+        let Some(q) = self.queues.get(&(m.topic.to_string(), m.queue_id)) else {
             return;
         };
         let qo = m.queue_offset as u64;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "rmq-migrate", version, about = "Inspect, verify and dump Java RocketMQ stores")]
+#[command(name = "rmq-migrate", version, about = "Inspect, verify, dump, recover and rebuild Java RocketMQ stores")]
 pub struct Cli {
     /// More logging (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -22,6 +22,14 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Print every message record (one JSON object per line with --json).
     Dump(DumpArgs),
+    /// Show (or with --apply carry out) what Java's recovery does when it opens the store.
+    ///
+    /// Exit status of a dry run: 0 nothing to do, 1 recovery would change the store.
+    Recover(RecoverArgs),
+    /// Rebuild consume queues and index files from the commitlog.
+    ///
+    /// Without --out or --in-place only reports what would be written.
+    Rebuild(RebuildArgs),
 }
 
 /// Where the store is and how to read it.
@@ -104,4 +112,53 @@ pub struct DumpArgs {
     /// Also print BLANK end-of-file records.
     #[arg(long = "include-blank")]
     pub include_blank: bool,
+}
+
+/// Options shared by the commands that write.
+#[derive(Debug, Clone, Args)]
+pub struct WriteArgs {
+    /// Store root directory (storePathRootDir).
+    pub dir: PathBuf,
+    /// Commitlog directories, comma-separated (overrides storePathCommitLog from DIR/broker.conf).
+    #[arg(long = "commitlog-path")]
+    pub commitlog_path: Option<String>,
+    /// Java release whose rules apply: 4.9.8 or 5.3.3 (default: detected from the store).
+    #[arg(long = "java-version")]
+    pub java_version: Option<String>,
+    /// Where to copy the files about to change (default: DIR/../<name>.rmq-backup-<time>).
+    #[arg(long)]
+    pub backup: Option<PathBuf>,
+    /// Change files without copying them first.
+    #[arg(long = "no-backup", conflicts_with = "backup")]
+    pub no_backup: bool,
+    /// Go ahead although DIR/lock is held by a running process.
+    #[arg(long)]
+    pub force: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RecoverArgs {
+    #[command(flatten)]
+    pub common: WriteArgs,
+    /// Carry the plan out (after a backup). Safe to run again after an interruption.
+    #[arg(long)]
+    pub apply: bool,
+    /// Override checkCRCOnRecover (true/false).
+    #[arg(long = "check-crc")]
+    pub check_crc: Option<bool>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RebuildArgs {
+    #[command(flatten)]
+    pub common: WriteArgs,
+    /// Write consumequeue/ and index/ into this directory (must not hold them yet).
+    #[arg(long, conflicts_with = "in_place")]
+    pub out: Option<PathBuf>,
+    /// Replace DIR/consumequeue and DIR/index (after a backup) and update the checkpoint.
+    #[arg(long = "in-place")]
+    pub in_place: bool,
 }

@@ -1,12 +1,15 @@
-//! rmq-migrate: tools over Java RocketMQ stores (inspect, verify, dump).
+//! rmq-migrate: tools over Java RocketMQ stores (inspect, verify, dump, recover, rebuild).
 //!
 //! `main.rs` parses the flags ([`cli::Cli`]) and calls [`run`].
 
+pub mod backup;
 pub mod checks;
 pub mod cli;
 pub mod dump;
 pub mod inspect;
 pub mod progress;
+pub mod rebuild;
+pub mod recover;
 pub mod report;
 pub mod source;
 pub mod verify;
@@ -35,6 +38,8 @@ pub fn run_with(cli: &Cli, out: &mut dyn Write) -> i32 {
         Command::Inspect(a) => inspect::run(a, out),
         Command::Verify(a) => verify::run(a, out),
         Command::Dump(a) => dump::run(a, out),
+        Command::Recover(a) => recover::run(a, out),
+        Command::Rebuild(a) => rebuild::run(a, out),
     };
     let _ = out.flush();
     match r {

@@ -12,6 +12,10 @@ use rmq_store::{CommitLog, LayoutKind, StoreDir, StoreError};
 use crate::cli::StoreArgs;
 use crate::report::Issue;
 
+mod light;
+pub use light::QueueRef;
+use light::RecordChecks;
+
 /// An opened store.
 pub struct Store {
     pub dir: StoreDir,
@@ -247,12 +251,13 @@ impl Store {
         }
     }
 
-    fn check_message(&self, out: &mut ScanOutcome, path: &Path, file_pos: u64, phys: u64, m: &MessageRecord) {
-        if !m.body_crc_ok() {
+    fn check_message(&self, out: &mut ScanOutcome, path: &Path, file_pos: u64, phys: u64, m: &impl RecordChecks) {
+        let (stored_crc, computed_crc) = (m.stored_body_crc(), m.computed_body_crc());
+        if stored_crc != computed_crc {
             out.issues.push(self.issue(
                 path,
                 file_pos,
-                format!("body CRC mismatch: stored {}, computed {}", m.body_crc, m.computed_body_crc()),
+                format!("body CRC mismatch: stored {stored_crc}, computed {computed_crc}"),
             ));
         }
         if let Some((stored, computed)) = m.property_crc() {
@@ -267,11 +272,12 @@ impl Store {
                 }
             }
         }
-        if m.physical_offset != phys as i64 {
+        let field = m.physical_offset_field();
+        if field != phys as i64 {
             out.issues.push(self.issue(
                 path,
                 file_pos,
-                format!("PHYSICALOFFSET field {} != actual physical offset {phys}", m.physical_offset),
+                format!("PHYSICALOFFSET field {field} != actual physical offset {phys}"),
             ));
         }
     }

@@ -9,7 +9,7 @@ use crate::checks::{check_index, CheckCounts, CqSet};
 use crate::cli::VerifyArgs;
 use crate::progress::Progress;
 use crate::report::Issue;
-use crate::source::{ItemKind, Store};
+use crate::source::Store;
 
 #[derive(Debug, Serialize)]
 pub struct VerifyReport {
@@ -34,9 +34,10 @@ pub fn verify_store(store: &Store, args: &VerifyArgs) -> VerifyReport {
     let progress = Progress::bytes(store.total_bytes(), "verify");
     let mut cq_errors = Vec::new();
     let mut cq_warnings = Vec::new();
-    let outcome = store.scan(&|p| progress.set(p), &mut |item| {
-        if let (ItemKind::Message(m), Some(c)) = (&item.kind, &cqs) {
-            c.check_message(store, item.physical_offset, m, &mut cq_errors, &mut cq_warnings);
+    // The light scan: same checks, no per-record copies (verify reads every byte).
+    let outcome = store.scan_light(&|p| progress.set(p), &mut |phys, q| {
+        if let Some(c) = &cqs {
+            c.check_queue_ref(store, phys, q, &mut cq_errors, &mut cq_warnings);
         }
     });
     progress.finish();

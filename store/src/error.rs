@@ -21,6 +21,10 @@ pub enum RecordError {
     FieldOverflow { field: &'static str, at: usize, len: usize, total: i32 },
     #[error("TOTALSIZE {total} does not match computed length {computed}")]
     LengthMismatch { total: i32, computed: i64 },
+    /// Java producers only write topics matching `^[%|a-zA-Z0-9_-]+$`, so this is
+    /// corruption (the body CRC does not cover the topic).
+    #[error("topic is not valid UTF-8 (bad byte at record offset {at})")]
+    TopicNotUtf8 { at: usize },
     #[error("body CRC mismatch: stored {stored}, computed {computed}")]
     BodyCrc { stored: i32, computed: i32 },
     #[error("unknown compression type {0} in sysflag")]

@@ -11,16 +11,22 @@
 //! should call it from `tokio::task::spawn_blocking`. All types are `Send`.
 
 pub mod error;
+#[cfg(unix)]
+pub mod append;
 pub mod record;
 
 pub use error::{RecordError, Result, StoreError};
 pub mod checkpoint;
 pub mod config;
+pub mod config_files;
 pub mod consume_queue;
+pub mod dispatch;
 pub mod dledger;
 mod fsutil;
 pub mod index;
+pub mod lock;
 pub mod mapped_file;
+pub mod recovery;
 pub mod store_dir;
 #[doc(hidden)]
 pub mod testutil;

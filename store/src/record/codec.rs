@@ -1,13 +1,6 @@
 //! Byte-level decode/encode of commitlog records.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
-use bytes::Bytes;
-
-use super::{
-    parse_properties, Decoded, HostAddr, MessageRecord, MessageVersion, BLANK_MAGIC_CODE, FLAG_BORNHOST_V6,
-    FLAG_STOREHOST_V6,
-};
+use super::{Decoded, MessageRecord, MessageVersion, RecordView, BLANK_MAGIC_CODE, FLAG_BORNHOST_V6, FLAG_STOREHOST_V6};
 use crate::error::RecordError;
 
 /// `MessageExtEncoder.calMsgLength`: the TOTALSIZE a record must have.
@@ -62,47 +55,6 @@ pub fn peek_header(buf: &[u8]) -> Result<RecordHeader, RecordError> {
     })
 }
 
-/// Bounded big-endian reader over one record.
-struct Cursor<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    total: i32,
-}
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, field: &'static str, n: usize) -> Result<&'a [u8], RecordError> {
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len());
-        match end {
-            Some(end) => {
-                let s = &self.buf[self.pos..end];
-                self.pos = end;
-                Ok(s)
-            }
-            None => Err(RecordError::FieldOverflow { field, at: self.pos, len: n, total: self.total }),
-        }
-    }
-    fn i16(&mut self, f: &'static str) -> Result<i16, RecordError> {
-        Ok(i16::from_be_bytes(self.take(f, 2)?.try_into().expect("2 bytes")))
-    }
-    fn i32(&mut self, f: &'static str) -> Result<i32, RecordError> {
-        Ok(i32::from_be_bytes(self.take(f, 4)?.try_into().expect("4 bytes")))
-    }
-    fn i64(&mut self, f: &'static str) -> Result<i64, RecordError> {
-        Ok(i64::from_be_bytes(self.take(f, 8)?.try_into().expect("8 bytes")))
-    }
-    fn host(&mut self, f: &'static str, v6: bool) -> Result<HostAddr, RecordError> {
-        let ip = if v6 {
-            let a: [u8; 16] = self.take(f, 16)?.try_into().expect("16 bytes");
-            IpAddr::V6(Ipv6Addr::from(a))
-        } else {
-            let a: [u8; 4] = self.take(f, 4)?.try_into().expect("4 bytes");
-            IpAddr::V4(Ipv4Addr::from(a))
-        };
-        let port = self.i32(f)?;
-        Ok(HostAddr { ip, port })
-    }
-}
-
 /// Decodes the record (or BLANK marker) at the start of `buf`. `buf` must
 /// extend at least to the end of the record; normally it runs to the end of the
 /// mapped file, so a TOTALSIZE reaching past the file is reported as truncated.
@@ -134,74 +86,10 @@ pub fn decode_at(file_bytes: &[u8], pos: usize) -> Result<Decoded, RecordError> 
     }
 }
 
-/// Decodes a message record; a BLANK marker is an error here.
+/// Decodes a message record; a BLANK marker is an error here. The parsing and its
+/// checks live in [`RecordView::parse`]; this copies the parts out.
 pub fn decode_message(buf: &[u8]) -> Result<MessageRecord, RecordError> {
-    let h = peek_header(buf)?;
-    let version = h.version().ok_or(RecordError::BadMagic(h.magic as u32))?;
-    let total = h.total_size;
-    // smallest possible record: IPv4 hosts, empty body/topic/properties
-    let min = calc_msg_length(version, 0, 0, 0, 0);
-    if (total as i64) < min {
-        return Err(RecordError::BadTotalSize(total));
-    }
-    if total as u64 > buf.len() as u64 {
-        return Err(RecordError::Truncated { need: total as u64, have: buf.len() as u64 });
-    }
-    let mut c = Cursor { buf: &buf[..total as usize], pos: 8, total };
-    let body_crc = c.i32("BODYCRC")?;
-    let queue_id = c.i32("QUEUEID")?;
-    let flag = c.i32("FLAG")?;
-    let queue_offset = c.i64("QUEUEOFFSET")?;
-    let physical_offset = c.i64("PHYSICALOFFSET")?;
-    let sys_flag = c.i32("SYSFLAG")?;
-    let born_timestamp = c.i64("BORNTIMESTAMP")?;
-    let born_host = c.host("BORNHOST", sys_flag & FLAG_BORNHOST_V6 != 0)?;
-    let store_timestamp = c.i64("STORETIMESTAMP")?;
-    let store_host = c.host("STOREHOSTADDRESS", sys_flag & FLAG_STOREHOST_V6 != 0)?;
-    let reconsume_times = c.i32("RECONSUMETIMES")?;
-    let prepared_transaction_offset = c.i64("PREPAREDTRANSACTIONOFFSET")?;
-    let body_len = c.i32("BODYLENGTH")?;
-    if body_len < 0 {
-        return Err(RecordError::NegativeLength { field: "BODY", len: body_len as i64 });
-    }
-    let body = c.take("BODY", body_len as usize)?;
-    let topic_len: i64 = match version {
-        MessageVersion::V1 => c.take("TOPICLENGTH", 1)?[0] as i8 as i64,
-        MessageVersion::V2 => c.i16("TOPICLENGTH")? as i64,
-    };
-    if topic_len < 0 {
-        return Err(RecordError::NegativeLength { field: "TOPIC", len: topic_len });
-    }
-    let topic = c.take("TOPIC", topic_len as usize)?;
-    let props_len = c.i16("PROPERTIESLENGTH")?;
-    if props_len < 0 {
-        return Err(RecordError::NegativeLength { field: "PROPERTIES", len: props_len as i64 });
-    }
-    let props = c.take("PROPERTIES", props_len as usize)?;
-    let computed = calc_msg_length(version, sys_flag, body_len as i64, topic_len, props_len as i64);
-    if computed != total as i64 {
-        return Err(RecordError::LengthMismatch { total, computed });
-    }
-    Ok(MessageRecord {
-        total_size: total,
-        version,
-        body_crc,
-        queue_id,
-        flag,
-        queue_offset,
-        physical_offset,
-        sys_flag,
-        born_timestamp,
-        born_host,
-        store_timestamp,
-        store_host,
-        reconsume_times,
-        prepared_transaction_offset,
-        body: Bytes::copy_from_slice(body),
-        topic: String::from_utf8_lossy(topic).into_owned(),
-        properties_raw: Bytes::copy_from_slice(props),
-        properties: parse_properties(props),
-    })
+    RecordView::parse(buf).map(|v| v.to_record())
 }
 
 /// Encodes `m` (see [`MessageRecord::encode_into`]).
@@ -262,7 +150,12 @@ pub fn encode_blank(remaining: i32, out: &mut Vec<u8>) {
 
 #[cfg(test)]
 mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use bytes::Bytes;
+
     use super::*;
+    use crate::record::{parse_properties, HostAddr};
     use crate::record::{crc32_masked, properties_to_bytes, MESSAGE_MAGIC_CODE};
 
     fn sample(version: MessageVersion, sys_flag: i32) -> MessageRecord {
@@ -364,6 +257,11 @@ mod tests {
         }
         assert!(decode_at(&bytes, bytes.len() + 1).is_err());
         assert!(matches!(decode_at(&bytes, 0), Ok(Decoded::Message(_))));
+        // a topic byte that is not UTF-8 (decoding it lossily would not re-encode)
+        let mut b = bytes.clone();
+        let topic_at = bytes.len() - 2 - m.properties_raw.len() - m.topic.len();
+        b[topic_at + 1] = 0x9B;
+        assert_eq!(decode(&b), Err(RecordError::TopicNotUtf8 { at: topic_at + 1 }));
         // blank
         let mut b = Vec::new();
         encode_blank(16, &mut b);

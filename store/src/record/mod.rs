@@ -8,12 +8,14 @@ mod codec;
 pub mod compression;
 pub mod host;
 pub mod properties;
+mod view;
 
 use bytes::Bytes;
 
 pub use codec::{calc_msg_length, decode, decode_at, decode_message, encode_blank, peek_header, RecordHeader};
 pub use compression::{decompress_body, CompressionType};
 pub use host::{bytes_to_hex_upper, decode_offset_msg_id, offset_msg_id, HostAddr};
+pub use view::RecordView;
 pub use properties::{parse_properties, properties_to_bytes, properties_to_bytes_v4, split_keys, Properties};
 
 use crate::error::RecordError;
@@ -122,7 +124,7 @@ pub struct MessageRecord {
     pub prepared_transaction_offset: i64,
     /// Body exactly as stored (possibly compressed).
     pub body: Bytes,
-    /// Topic (UTF-8; invalid bytes replaced).
+    /// Topic (stored bytes must be UTF-8, see [`RecordError::TopicNotUtf8`]).
     pub topic: String,
     /// Raw properties bytes as stored (re-encoded verbatim).
     pub properties_raw: Bytes,

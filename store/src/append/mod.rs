@@ -1,0 +1,323 @@
+//! Writing the commitlog: appends (client puts on a master, replicated bytes
+//! on a slave), flushing (ASYNC_FLUSH / SYNC_FLUSH group commit), expired
+//! file deletion, and the lock/abort/checkpoint files of a running store.
+//!
+//! Threading: no async runtime here. One append thread owns the write
+//! position; callers queue requests through a channel and get a
+//! [`Completion`], which can be `.await`ed on any executor or waited on
+//! (`wait()`) from plain threads. Nothing in `put` blocks, so the broker can
+//! call it straight from a tokio task. Further threads: the flusher (plus the
+//! SYNC_FLUSH timeout watcher) and the cleaner.
+//!
+//! The consume-queue/index side plugs in through [`Hooks`]: every stored
+//! message produces a [`DispatchRequest`] on the append thread (after its
+//! bytes are written, before the put resolves), a truncation and a deletion of
+//! expired files report the new bounds.
+//!
+//! Startup order for a broker: [`StoreSession::begin`] (lock, abort state,
+//! checkpoint) → recovery → [`CommitLogWriter::open`] with the recovered end
+//! offset and queue offsets → [`StoreSession::mark_running`]. Shutdown:
+//! [`CommitLogWriter::shutdown`] → [`StoreSession::close_clean`].
+
+mod appender;
+pub mod clean;
+pub mod completion;
+pub mod config;
+pub mod encode;
+pub mod file;
+mod flush;
+pub mod lifecycle;
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+
+pub use appender::{DispatchHook, QueueOffsets, TruncateHook};
+pub use clean::{CleanEnv, CleanOutcome, Cleaner, MinOffsetHook, SystemEnv};
+pub use completion::{Canceled, Completion};
+pub use config::{AppendConfig, CleanConfig, FlushDiskType, Role};
+pub use crate::dispatch::{DispatchRequest, JavaVersion};
+pub use encode::{dispatch_tags_code, AppendResult, MessageToStore, PutResult, PutStatus};
+pub use file::{WritableFile, WritableQueue};
+pub use lifecycle::{CheckpointFile, StoreSession};
+
+use appender::{Appender, Msgs, Request};
+use completion::pair;
+use encode::EncodeRules;
+use flush::FlushService;
+
+use crate::error::{Result, StoreError};
+use crate::record::{decode, Decoded};
+
+/// Failures of the non-put operations.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{op} refused: the store is in {role:?} role")]
+    WrongRole { op: &'static str, role: Role },
+    #[error("replicated data starts at offset {got}, but the commitlog ends at {expected}")]
+    OffsetMismatch { expected: u64, got: u64 },
+    #[error("the commitlog writer is shut down")]
+    ShutDown,
+}
+
+/// Where the consume-queue/index side hooks in.
+#[derive(Default)]
+pub struct Hooks {
+    /// Every stored message, in commitlog order (append thread).
+    pub dispatch: Option<DispatchHook>,
+    /// The log was cut back to this offset: drop CQ/index entries at or after it
+    /// and then reset the queue offsets ([`CommitLogWriter::set_queue_offset`]).
+    pub on_truncate: Option<TruncateHook>,
+    /// Expired files were deleted; the argument is the new minimum physical offset.
+    pub on_min_offset: Option<MinOffsetHook>,
+}
+
+/// Everything [`CommitLogWriter::open`] needs.
+pub struct WriterOptions {
+    /// Commitlog directories (`storePathCommitLog`, possibly several).
+    pub dirs: Vec<PathBuf>,
+    pub config: AppendConfig,
+    /// Valid end of the log from recovery; `None` scans the records to find it.
+    pub end_offset: Option<u64>,
+    /// Next queue offsets rebuilt by recovery.
+    pub queue_offsets: QueueOffsets,
+    /// Where physicMsgTimestamp goes (from [`StoreSession::checkpoint`]).
+    pub checkpoint: Option<Arc<CheckpointFile>>,
+    /// `consumequeue` directory, included in the disk-space check.
+    pub logics_dir: Option<PathBuf>,
+    pub hooks: Hooks,
+    /// Clock and disk facts for the cleaner (`None` = the real ones).
+    pub clean_env: Option<Box<dyn CleanEnv>>,
+    /// Run the periodic cleaner thread (else call `cleaner().run_once()`).
+    pub run_cleaner: bool,
+}
+
+impl WriterOptions {
+    pub fn new(dirs: Vec<PathBuf>, config: AppendConfig) -> Self {
+        WriterOptions {
+            dirs,
+            config,
+            end_offset: None,
+            queue_offsets: QueueOffsets::default(),
+            checkpoint: None,
+            logics_dir: None,
+            hooks: Hooks::default(),
+            clean_env: None,
+            run_cleaner: true,
+        }
+    }
+}
+
+/// The running commitlog writer. `Send + Sync`; share it in an `Arc`.
+pub struct CommitLogWriter {
+    tx: RwLock<Option<Sender<Request>>>,
+    queue: Arc<WritableQueue>,
+    flush: Arc<FlushService>,
+    cleaner: Arc<Cleaner>,
+    offsets: Arc<Mutex<QueueOffsets>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for CommitLogWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommitLogWriter").field("queue", &self.queue).finish()
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(name.into()).spawn(f).map_err(|e| StoreError::io(name, e))
+}
+
+impl CommitLogWriter {
+    /// Loads the files, cuts them to the recovered end, starts the threads.
+    pub fn open(o: WriterOptions) -> Result<Self> {
+        let cfg = o.config;
+        cfg.validate().map_err(|m| StoreError::layout(o.dirs.first().cloned().unwrap_or_default(), m))?;
+        let queue = Arc::new(WritableQueue::open(&o.dirs, cfg.file_size, o.end_offset)?);
+        let flush = Arc::new(FlushService::new(queue.clone(), o.checkpoint, &cfg));
+        let disk_full = Arc::new(AtomicBool::new(false));
+        let cleaner = Arc::new(Cleaner::new(
+            queue.clone(),
+            cfg.clean.clone(),
+            o.clean_env.unwrap_or_else(|| Box::new(SystemEnv)),
+            o.logics_dir,
+            o.hooks.on_min_offset,
+            disk_full.clone(),
+        ));
+        let offsets = Arc::new(Mutex::new(o.queue_offsets));
+        let rules = EncodeRules {
+            max_message_size: cfg.max_message_size,
+            allow_v2: cfg.layout == JavaVersion::V5_3_3,
+            auto_v2: cfg.auto_message_version_on_topic_len,
+            prop_crc: cfg.enabled_append_prop_crc && cfg.layout == JavaVersion::V5_3_3,
+        };
+        let appender = Appender::new(
+            queue.clone(),
+            flush.clone(),
+            rules,
+            cfg.delay_levels_ms.clone(),
+            cfg.layout,
+            cfg.role,
+            offsets.clone(),
+            o.hooks.dispatch,
+            o.hooks.on_truncate,
+            disk_full,
+        );
+        let (tx, rx) = mpsc::channel();
+        let mut threads = vec![spawn("rmq-commitlog-append", move || appender.run(rx))?];
+        let f = flush.clone();
+        threads.push(spawn("rmq-commitlog-flush", move || f.run())?);
+        if cfg.flush_disk_type == FlushDiskType::Sync {
+            let f = flush.clone();
+            threads.push(spawn("rmq-commitlog-flush-watch", move || f.run_watcher())?);
+        }
+        if o.run_cleaner {
+            let c = cleaner.clone();
+            threads.push(spawn("rmq-commitlog-clean", move || c.run())?);
+        }
+        Ok(CommitLogWriter { tx: RwLock::new(Some(tx)), queue, flush, cleaner, offsets, threads: Mutex::new(threads) })
+    }
+
+    fn send(&self, req: Request) {
+        let tx = self.tx.read().unwrap_or_else(|e| e.into_inner());
+        let rejected = match tx.as_ref() {
+            Some(tx) => tx.send(req).err().map(|e| e.0),
+            None => Some(req),
+        };
+        match rejected {
+            None => {}
+            Some(Request::Put { done, .. }) => {
+                done.complete(PutResult::status(PutStatus::ServiceNotAvailable));
+            }
+            Some(Request::Raw { done, .. }) | Some(Request::SetRole { done, .. }) => {
+                done.complete(Err(AppendError::ShutDown));
+            }
+            Some(Request::Truncate { done, .. }) => {
+                done.complete(Err(AppendError::ShutDown));
+            }
+        }
+    }
+
+    /// Stores one message. Resolves once written (ASYNC_FLUSH) or on disk
+    /// (SYNC_FLUSH, unless the message has `WAIT=false`).
+    pub fn put(&self, msg: MessageToStore) -> Completion<PutResult> {
+        let (done, c) = pair();
+        self.send(Request::Put { msgs: Msgs::One(msg), done });
+        c
+    }
+
+    /// Stores a batch (one topic/queue) as consecutive records that never
+    /// straddle a file end; one result with every offset.
+    pub fn put_batch(&self, msgs: Vec<MessageToStore>) -> Completion<PutResult> {
+        let (done, c) = pair();
+        self.send(Request::Put { msgs: Msgs::Batch(msgs), done });
+        c
+    }
+
+    /// Slave: appends replicated bytes, which must start at the current end
+    /// (an empty log accepts a file boundary). Resolves to the new end.
+    pub fn append_raw(&self, offset: u64, data: Bytes) -> Completion<Result<u64, AppendError>> {
+        let (done, c) = pair();
+        self.send(Request::Raw { offset, data, done });
+        c
+    }
+
+    /// Cuts the log back to `offset` (files after it deleted, the rest zeroed).
+    pub fn truncate(&self, offset: u64) -> Completion<Result<(), AppendError>> {
+        let (done, c) = pair();
+        self.send(Request::Truncate { offset, done });
+        c
+    }
+
+    /// Switches between master and slave while running; resolves to the end
+    /// offset the new role continues from. Becoming master drops a partly
+    /// replicated last record.
+    pub fn set_role(&self, role: Role) -> Completion<Result<u64, AppendError>> {
+        let (done, c) = pair();
+        self.send(Request::SetRole { role, done });
+        c
+    }
+
+    /// The files, for readers (`find`, `files`, `written`).
+    pub fn queue(&self) -> &Arc<WritableQueue> {
+        &self.queue
+    }
+    pub fn min_offset(&self) -> u64 {
+        self.queue.min_offset()
+    }
+    /// End of the written (readable) data.
+    pub fn max_offset(&self) -> u64 {
+        self.queue.max_offset()
+    }
+    /// End of the data known to be on disk.
+    pub fn flushed_offset(&self) -> u64 {
+        self.queue.flushed_where()
+    }
+
+    /// Decodes the record (or BLANK) at `offset`.
+    pub fn read_at(&self, offset: u64) -> Result<Decoded> {
+        let f = self.queue.find(offset).ok_or(StoreError::OffsetNotFound { offset: offset as i64 })?;
+        let pos = offset - f.from();
+        let bytes = f.written().get(pos as usize..).unwrap_or(&[]);
+        decode(bytes).map_err(|e| StoreError::record(f.path(), pos, e))
+    }
+
+    pub fn queue_offset(&self, topic: &str, queue_id: i32) -> i64 {
+        self.offsets.lock().unwrap_or_else(|e| e.into_inner()).get(topic, queue_id)
+    }
+    pub fn set_queue_offset(&self, topic: &str, queue_id: i32, next: i64) {
+        self.offsets.lock().unwrap_or_else(|e| e.into_inner()).set(topic, queue_id, next)
+    }
+    pub fn remove_topic_offsets(&self, topic: &str) {
+        self.offsets.lock().unwrap_or_else(|e| e.into_inner()).remove_topic(topic)
+    }
+    pub fn queue_offsets(&self) -> QueueOffsets {
+        self.offsets.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn cleaner(&self) -> &Arc<Cleaner> {
+        &self.cleaner
+    }
+
+    /// Flushes everything written so far, now.
+    pub fn flush_all(&self) -> Result<()> {
+        self.flush.flush_all()
+    }
+
+    /// Clean stop: finishes queued requests, flushes everything, deletes the
+    /// pre-created next file. Later calls return at once.
+    pub fn shutdown(&self) -> Result<()> {
+        let tx = self.tx.write().unwrap_or_else(|e| e.into_inner()).take();
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        if tx.is_none() && threads.is_empty() {
+            return Ok(());
+        }
+        drop(tx);
+        let mut threads = threads.into_iter();
+        // the append thread first: everything queued gets written
+        if let Some(t) = threads.next() {
+            let _ = t.join();
+        }
+        self.flush.stop();
+        self.cleaner.stop();
+        for t in threads {
+            let _ = t.join();
+        }
+        self.queue.discard_next();
+        self.flush.flush_all()
+    }
+}
+
+impl Drop for CommitLogWriter {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            tracing::error!(error = %e, "commitlog writer shutdown failed");
+        }
+    }
+}
