@@ -2,3 +2,4 @@
 //! only parses flags and starts the library.
 
 pub mod config;
+pub mod namesrv_api;
