@@ -3,3 +3,4 @@
 
 pub mod config;
 pub mod namesrv_api;
+pub mod client;

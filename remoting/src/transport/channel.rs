@@ -85,6 +85,14 @@ impl Channel {
         }
     }
 
+    /// A channel with no connection behind it (sends fail as closed): for tests of
+    /// code that keys state by channel.
+    #[doc(hidden)]
+    pub fn unconnected(peer: SocketAddr) -> Channel {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        Channel::new(peer, peer, tx, SerializeType::Json)
+    }
+
     pub fn id(&self) -> u64 {
         self.inner.id
     }
