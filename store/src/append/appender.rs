@@ -3,9 +3,8 @@
 //! `pwrite` per file, then dispatches and resolves them (ASYNC_FLUSH) or hands
 //! them to group commit (SYNC_FLUSH).
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Receiver;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -14,10 +13,11 @@ use super::completion::Completer;
 use super::config::{FlushDiskType, Role};
 use super::encode::{
     build_dispatch, encode, prepare, AppendResult, EncodeRules, MessageToStore, Prepared, PutResult, PutStatus,
-    PROPERTY_INNER_NUM,
+    RecordOffsets, PROPERTY_INNER_NUM,
 };
 use super::file::{WritableFile, WritableQueue};
 use super::flush::{FlushService, GroupCommitRequest};
+use super::offsets::QueueOffsets;
 use super::AppendError;
 use crate::dispatch::{check_message, CheckRules, Checked, DispatchRequest, JavaVersion};
 use crate::error::StoreError;
@@ -30,45 +30,23 @@ use crate::record::{
 const MAX_DRAIN: usize = 1024;
 /// Staged bytes that force a write before the round ends (small enough to
 /// stay in L2 between encoding and the copy into the page cache).
-const MAX_BUFFER: usize = 1 << 20;
+const MAX_BUFFER: u64 = 256 << 10;
+/// Bodies at least this long are written from the caller's buffer (pwritev)
+/// instead of being copied into the staging buffer first. Small bodies are
+/// cheaper to copy: many short iovecs cost more than the copy (measured with
+/// 1 KiB bodies).
+const INLINE_BODY_MAX: usize = 64 << 10;
+
+/// A piece of the staged bytes: a range of `buf`, or a body written in place.
+enum Seg {
+    Buf(usize, usize),
+    Body(Bytes),
+}
 
 /// Receives every stored message, in commitlog order, on the append thread.
 pub type DispatchHook = Box<dyn FnMut(&DispatchRequest) + Send>;
 /// Called on the append thread after the commitlog was cut back to an offset.
 pub type TruncateHook = Box<dyn FnMut(u64) + Send>;
-
-/// Next consume-queue offset of every topic/queue (Java `topicQueueTable`).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct QueueOffsets {
-    map: HashMap<String, HashMap<i32, i64>>,
-}
-
-impl QueueOffsets {
-    pub fn get(&self, topic: &str, queue_id: i32) -> i64 {
-        self.map.get(topic).and_then(|q| q.get(&queue_id)).copied().unwrap_or(0)
-    }
-    pub fn set(&mut self, topic: &str, queue_id: i32, next: i64) {
-        match self.map.get_mut(topic) {
-            Some(q) => {
-                q.insert(queue_id, next);
-            }
-            None => {
-                self.map.insert(topic.to_string(), HashMap::from([(queue_id, next)]));
-            }
-        }
-    }
-    pub fn remove_topic(&mut self, topic: &str) {
-        self.map.remove(topic);
-    }
-    pub fn iter(&self) -> impl Iterator<Item = (&str, i32, i64)> {
-        self.map.iter().flat_map(|(t, q)| q.iter().map(move |(id, v)| (t.as_str(), *id, *v)))
-    }
-    fn raise(&mut self, topic: &str, queue_id: i32, next: i64) {
-        if self.get(topic, queue_id) < next {
-            self.set(topic, queue_id, next);
-        }
-    }
-}
 
 pub(crate) enum Msgs {
     One(MessageToStore),
@@ -112,6 +90,8 @@ pub(crate) struct Appender {
     pub dispatch: Option<DispatchHook>,
     pub on_truncate: Option<TruncateHook>,
     pub disk_full: Arc<AtomicBool>,
+    /// Start (ms) of the round being processed, 0 between rounds (OS_PAGE_CACHE_BUSY).
+    pub busy_since: Arc<AtomicI64>,
     /// Slave: start of the first replicated record not yet parsed/dispatched.
     pub parse_pos: u64,
     cur: Option<Arc<WritableFile>>,
@@ -120,13 +100,38 @@ pub(crate) struct Appender {
     /// Position in `cur` where `buf` starts.
     buf_start: u64,
     buf: Vec<u8>,
+    /// Staged bytes in order when some bodies are not in `buf`.
+    segs: Vec<Seg>,
+    /// Start of the part of `buf` not yet in `segs`.
+    seg_from: usize,
     last_ts: i64,
+    /// STORETIMESTAMP for the puts of this round (one clock read per round;
+    /// a round is at most MAX_DRAIN requests, well under a millisecond).
+    round_ts: i64,
     staged: Vec<Staged>,
     written: Vec<Staged>,
     prep: Vec<Prepared>,
 }
 
-fn now_ms() -> i64 {
+/// Waits for the next request, spinning briefly before parking: under load
+/// the next put is usually microseconds away, and a park/unpark per round
+/// costs more than the whole append.
+fn next_request(rx: &Receiver<Request>) -> Option<Request> {
+    for i in 0..SPIN_ROUNDS {
+        match rx.try_recv() {
+            Ok(r) => return Some(r),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) if i < SPIN_ROUNDS / 2 => std::hint::spin_loop(),
+            Err(TryRecvError::Empty) => std::thread::yield_now(),
+        }
+    }
+    rx.recv().ok()
+}
+
+/// Tries before parking (half busy-spins, half yields: tens of microseconds).
+const SPIN_ROUNDS: u32 = 200;
+
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
@@ -143,9 +148,11 @@ impl Appender {
         dispatch: Option<DispatchHook>,
         on_truncate: Option<TruncateHook>,
         disk_full: Arc<AtomicBool>,
+        busy_since: Arc<AtomicI64>,
     ) -> Self {
         let parse_pos = queue.max_offset();
-        let check_rules = CheckRules { check_crc: false, delay_levels_ms: delay_levels.clone(), ..CheckRules::new(java) };
+        let check_rules =
+            CheckRules { check_crc: false, delay_levels_ms: delay_levels.clone(), ..CheckRules::new(java) };
         Appender {
             queue,
             flush,
@@ -157,12 +164,16 @@ impl Appender {
             dispatch,
             on_truncate,
             disk_full,
+            busy_since,
             parse_pos,
             cur: None,
             pos: 0,
             buf_start: 0,
-            buf: Vec::with_capacity(MAX_BUFFER + (1 << 16)),
+            buf: Vec::with_capacity(MAX_BUFFER as usize + (1 << 16)),
+            segs: Vec::new(),
+            seg_from: 0,
             last_ts: 0,
+            round_ts: 0,
             staged: Vec::new(),
             written: Vec::new(),
             prep: Vec::new(),
@@ -170,20 +181,21 @@ impl Appender {
     }
 
     /// Thread body: runs until every sender is gone and the queue is drained.
+    /// A round handles what is queued (up to MAX_DRAIN requests, taken as
+    /// they come) and ends with one write.
     pub fn run(mut self, rx: Receiver<Request>) {
-        let mut batch = Vec::with_capacity(MAX_DRAIN);
-        while let Ok(first) = rx.recv() {
-            batch.push(first);
-            while batch.len() < MAX_DRAIN {
+        while let Some(first) = next_request(&rx) {
+            self.round_ts = now_ms();
+            self.busy_since.store(self.round_ts, Ordering::Release);
+            self.handle(first);
+            for _ in 1..MAX_DRAIN {
                 match rx.try_recv() {
-                    Ok(r) => batch.push(r),
+                    Ok(r) => self.handle(r),
                     Err(_) => break,
                 }
             }
-            for r in batch.drain(..) {
-                self.handle(r);
-            }
             self.commit();
+            self.busy_since.store(0, Ordering::Release);
         }
     }
 
@@ -192,7 +204,7 @@ impl Appender {
             Request::Put { msgs, done } => match self.stage(&msgs) {
                 Ok((result, next_offset, cq)) => {
                     self.staged.push(Staged { msgs, done, result, next_offset, cq });
-                    if self.buf.len() >= MAX_BUFFER {
+                    if self.pos - self.buf_start >= MAX_BUFFER {
                         let _ = self.write_out();
                     }
                 }
@@ -228,7 +240,10 @@ impl Appender {
             let bad = list.iter().any(|m| {
                 m.topic != first.topic
                     || m.queue_id != first.queue_id
-                    || matches!(m.sys_flag & TRANSACTION_TYPE_MASK, TRANSACTION_PREPARED_TYPE | TRANSACTION_ROLLBACK_TYPE)
+                    || matches!(
+                        m.sys_flag & TRANSACTION_TYPE_MASK,
+                        TRANSACTION_PREPARED_TYPE | TRANSACTION_ROLLBACK_TYPE
+                    )
             });
             if bad {
                 return Err(PutStatus::MessageIllegal);
@@ -241,26 +256,38 @@ impl Appender {
         let total: u64 = self.prep.iter().map(|p| p.len as u64).sum();
         self.make_room(total)?;
         let from = self.cur.as_ref().map(|f| f.from()).ok_or(PutStatus::UnknownError)?;
-        let store_ts = now_ms();
+        let store_ts = self.round_ts;
         let cq = first.gets_queue_offset();
-        let base = if cq { self.offsets.lock().unwrap_or_else(|e| e.into_inner()).get(&first.topic, first.queue_id) } else { 0 };
+        let n: i64 = if batch { list.len() as i64 } else { first.message_num() };
+        let base = if cq {
+            self.offsets.lock().unwrap_or_else(|e| e.into_inner()).take(&first.topic, first.queue_id, n)
+        } else {
+            0
+        };
         let mut qoff = base;
-        let mut offsets = Vec::with_capacity(list.len());
+        let first_phys = (from + self.pos) as i64;
+        let mut many = Vec::new();
         for (m, p) in list.iter().zip(&self.prep) {
             let phys = from + self.pos;
-            encode(&mut self.buf, m, p, qoff, phys as i64, store_ts);
-            offsets.push(phys as i64);
+            let inline = m.body.len() < INLINE_BODY_MAX;
+            let body_at = encode(&mut self.buf, m, p, qoff, phys as i64, store_ts, inline);
+            if !inline {
+                self.segs.push(Seg::Buf(self.seg_from, body_at));
+                self.segs.push(Seg::Body(m.body.clone()));
+                self.seg_from = body_at;
+            }
+            if batch {
+                many.push(phys as i64);
+            }
             self.pos += p.len as u64;
             if cq {
-                qoff += if batch { 1 } else { m.message_num() };
+                qoff += 1;
             }
         }
-        if cq {
-            self.offsets.lock().unwrap_or_else(|e| e.into_inner()).set(&first.topic, first.queue_id, qoff);
-        }
+        let offsets = if batch { RecordOffsets::Many(many) } else { RecordOffsets::One(first_phys) };
         self.last_ts = store_ts;
         let result = AppendResult {
-            wrote_offset: offsets[0],
+            wrote_offset: first_phys,
             wrote_bytes: total as i32,
             offsets,
             store_host: first.store_host,
@@ -330,19 +357,42 @@ impl Appender {
     /// put fails and its queue offsets are given back.
     fn write_out(&mut self) -> Result<(), ()> {
         let Some(f) = self.cur.clone() else { return Ok(()) };
-        if !self.buf.is_empty() {
-            if let Err(e) = f.write_at(self.buf_start, &self.buf) {
-                tracing::error!(error = %e, offset = f.from() + self.buf_start, "commitlog write failed");
-                self.buf.clear();
-                self.pos = self.buf_start;
-                self.fail_staged();
-                return Err(());
+        let written = if self.segs.is_empty() {
+            if self.buf.is_empty() {
+                Ok(())
+            } else {
+                f.write_at(self.buf_start, &self.buf)
             }
+        } else {
+            self.segs.push(Seg::Buf(self.seg_from, self.buf.len()));
+            let parts: Vec<&[u8]> = self
+                .segs
+                .iter()
+                .map(|s| match s {
+                    Seg::Buf(a, b) => &self.buf[*a..*b],
+                    Seg::Body(b) => &b[..],
+                })
+                .filter(|p| !p.is_empty())
+                .collect();
+            f.write_parts_at(self.buf_start, &parts)
+        };
+        self.segs.clear();
+        self.seg_from = 0;
+        if let Err(e) = written {
+            tracing::error!(error = %e, offset = f.from() + self.buf_start, "commitlog write failed");
+            self.buf.clear();
+            self.pos = self.buf_start;
+            self.fail_staged();
+            return Err(());
         }
         f.set_wrote(self.pos, (self.last_ts > 0).then_some(self.last_ts));
         self.buf.clear();
         self.buf_start = self.pos;
-        self.written.append(&mut self.staged);
+        if self.written.is_empty() {
+            std::mem::swap(&mut self.written, &mut self.staged);
+        } else {
+            self.written.append(&mut self.staged);
+        }
         Ok(())
     }
 
@@ -450,8 +500,13 @@ impl Appender {
             }
             f.set_wrote(f.wrote(), Some(req.store_timestamp));
             if req.goes_to_consume_queue() {
-                let num = if req.sys_flag & FLAG_INNER_BATCH != 0 { inner_num(&slice[..h.total_size as usize]) } else { 1 };
-                self.offsets.lock().unwrap_or_else(|e| e.into_inner()).raise(&req.topic, req.queue_id, req.consume_queue_offset + num);
+                let num =
+                    if req.sys_flag & FLAG_INNER_BATCH != 0 { inner_num(&slice[..h.total_size as usize]) } else { 1 };
+                self.offsets.lock().unwrap_or_else(|e| e.into_inner()).raise(
+                    &req.topic,
+                    req.queue_id,
+                    req.consume_queue_offset + num,
+                );
             }
             if let Some(d) = self.dispatch.as_mut() {
                 d(&req);

@@ -133,10 +133,7 @@ impl Cleaner {
     pub fn run_once(&self) -> CleanOutcome {
         let time_up = self.cfg.delete_when.contains(&self.env.local_hour());
         let (space, clean_now) = self.space_check();
-        let manual = self
-            .manual
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |m| m.checked_sub(1))
-            .is_ok();
+        let manual = self.manual.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |m| m.checked_sub(1)).is_ok();
         let mut out = CleanOutcome { deleted: 0, min_offset: self.queue.min_offset(), disk_full: self.disk_full() };
         if !(time_up || space || manual) {
             return out;
@@ -162,7 +159,10 @@ impl Cleaner {
             if !(at_once || self.env.now_ms() >= modified.saturating_add(reserved_ms)) {
                 break;
             }
-            if out.deleted > 0 && !self.cfg.delete_files_interval.is_zero() && self.sleep(self.cfg.delete_files_interval) {
+            if out.deleted > 0
+                && !self.cfg.delete_files_interval.is_zero()
+                && self.sleep(self.cfg.delete_files_interval)
+            {
                 break;
             }
             if self.queue.remove_front(1).is_empty() {
@@ -185,12 +185,7 @@ impl Cleaner {
     fn space_check(&self) -> (bool, bool) {
         let warning = self.cfg.disk_space_warning_level_ratio.clamp(35, 90) as f64 / 100.0;
         let forcibly = self.cfg.disk_space_clean_forcibly_ratio.clamp(30, 85) as f64 / 100.0;
-        let physic = self
-            .queue
-            .dirs()
-            .iter()
-            .map(|d| self.env.disk_used_ratio(d))
-            .fold(f64::INFINITY, f64::min);
+        let physic = self.queue.dirs().iter().map(|d| self.env.disk_used_ratio(d)).fold(f64::INFINITY, f64::min);
         let physic = if physic.is_finite() { physic } else { -1.0 };
         if physic > warning {
             if !self.disk_full.swap(true, Ordering::AcqRel) {

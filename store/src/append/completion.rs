@@ -63,23 +63,29 @@ pub fn pair<T>() -> (Completer<T>, Completion<T>) {
 
 impl<T> Completer<T> {
     /// Resolves the completion; returns false when it was already resolved.
-    pub fn complete(&self, value: T) -> bool {
-        let (waker, blocked) = {
-            let mut s = self.inner.lock();
+    /// Consumes this completer: one lock for both the value and the release.
+    pub fn complete(self, value: T) -> bool {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again; the Arc is moved out once.
+        let inner = unsafe { std::ptr::read(&this.inner) };
+        let (won, waker, blocked) = {
+            let mut s = inner.lock();
+            s.completers -= 1;
             if s.done {
-                return false;
+                (false, None, false)
+            } else {
+                s.done = true;
+                s.value = Some(value);
+                (true, s.waker.take(), s.blocked)
             }
-            s.done = true;
-            s.value = Some(value);
-            (s.waker.take(), s.blocked)
         };
-        if blocked {
-            self.inner.cv.notify_all();
+        if blocked && won {
+            inner.cv.notify_all();
         }
         if let Some(w) = waker {
             w.wake();
         }
-        true
+        won
     }
 
     /// Whether a value was already produced.
@@ -158,6 +164,23 @@ impl<T> Completion<T> {
         }
     }
 
+    /// Blocks until resolved (or `timeout`) without taking the value; true when ready.
+    pub fn wait_ready(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut s = self.inner.lock();
+        loop {
+            if s.done || s.completers == 0 {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            s.blocked = true;
+            s = self.inner.cv.wait_timeout(s, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
     /// Whether `wait` would return without blocking.
     pub fn is_ready(&self) -> bool {
         let s = self.inner.lock();
@@ -228,8 +251,8 @@ mod tests {
         });
         assert_eq!(r.wait(), Ok(1));
         t.join().unwrap();
-        assert!(!c.complete(2));
         assert!(c.is_done());
+        assert!(!c.complete(2));
     }
 
     #[test]
@@ -266,7 +289,9 @@ mod tests {
     fn timeout_keeps_handle_usable() {
         let (c, mut r) = pair::<u8>();
         assert_eq!(r.wait_timeout(Duration::from_millis(5)), None);
+        assert!(!r.wait_ready(Duration::from_millis(5)));
         c.complete(7);
+        assert!(r.wait_ready(Duration::from_millis(5)));
         assert_eq!(r.wait_timeout(Duration::from_millis(5)), Some(Ok(7)));
         assert_eq!(Completion::ready(3).wait(), Ok(3));
     }

@@ -42,6 +42,9 @@ pub struct AppendConfig {
     pub flush_thorough_interval: Duration,
     /// `syncFlushTimeout`: SYNC_FLUSH puts not on disk by then get FLUSH_DISK_TIMEOUT.
     pub sync_flush_timeout: Duration,
+    /// `osPageCacheBusyTimeOutMills`: while one append round takes longer, new
+    /// puts get OS_PAGE_CACHE_BUSY instead of queueing behind a stuck disk.
+    pub os_page_cache_busy_timeout: Duration,
     /// `autoMessageVersionOnTopicLen`: V2 records for topics over 127 chars.
     pub auto_message_version_on_topic_len: bool,
     /// `enabledAppendPropCRC`: append the `__CRC32#` property.
@@ -107,6 +110,7 @@ impl Default for AppendConfig {
             flush_least_pages: 4,
             flush_thorough_interval: Duration::from_millis(10_000),
             sync_flush_timeout: Duration::from_millis(5000),
+            os_page_cache_busy_timeout: Duration::from_millis(1000),
             auto_message_version_on_topic_len: true,
             enabled_append_prop_crc: false,
             delay_levels_ms: StoreConfig::default().delay_levels_ms(),
@@ -177,6 +181,9 @@ impl AppendConfig {
         }
         if let Some(v) = num("syncFlushTimeout")? {
             a.sync_flush_timeout = ms(v);
+        }
+        if let Some(v) = num("osPageCacheBusyTimeOutMills")? {
+            a.os_page_cache_busy_timeout = ms(v);
         }
         if let Some(v) = boolean("autoMessageVersionOnTopicLen")? {
             a.auto_message_version_on_topic_len = v;

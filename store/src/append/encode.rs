@@ -7,13 +7,12 @@ use bytes::Bytes;
 use crate::dispatch::{DispatchRequest, SCHEDULE_TOPIC};
 
 use crate::record::properties::{
-    NAME_VALUE_SEPARATOR, PROPERTY_CRC32, PROPERTY_DELAY_TIME_LEVEL, PROPERTY_KEYS, PROPERTY_SEPARATOR,
-    PROPERTY_TAGS, PROPERTY_UNIQ_KEY,
+    NAME_VALUE_SEPARATOR, PROPERTY_CRC32, PROPERTY_DELAY_TIME_LEVEL, PROPERTY_KEYS, PROPERTY_SEPARATOR, PROPERTY_TAGS,
+    PROPERTY_UNIQ_KEY,
 };
 use crate::record::{
-    calc_msg_length, crc32_masked, offset_msg_id, tags_code, HostAddr, MessageVersion,
-    CRC32_RESERVED_LEN, FLAG_BORNHOST_V6, FLAG_STOREHOST_V6, TRANSACTION_COMMIT_TYPE, TRANSACTION_NOT_TYPE,
-    TRANSACTION_TYPE_MASK,
+    calc_msg_length, crc32_masked, offset_msg_id, tags_code, HostAddr, MessageVersion, CRC32_RESERVED_LEN,
+    FLAG_BORNHOST_V6, FLAG_STOREHOST_V6, TRANSACTION_COMMIT_TYPE, TRANSACTION_NOT_TYPE, TRANSACTION_TYPE_MASK,
 };
 
 /// `MessageConst.PROPERTY_WAIT_STORE_MSG_OK`.
@@ -108,7 +107,7 @@ pub struct AppendResult {
     /// Bytes of all records of the put.
     pub wrote_bytes: i32,
     /// PHYSICALOFFSET of each record (one per message of a batch).
-    pub offsets: Vec<i64>,
+    pub offsets: RecordOffsets,
     pub store_host: HostAddr,
     pub store_timestamp: i64,
     /// QUEUEOFFSET of the first message.
@@ -121,6 +120,25 @@ impl AppendResult {
     pub fn msg_id(&self) -> String {
         let ids: Vec<String> = self.offsets.iter().map(|o| offset_msg_id(&self.store_host, *o)).collect();
         ids.join(",")
+    }
+}
+
+/// Record offsets of a put: inline for a single message (the common case
+/// needs no allocation, which would be freed on another thread), a vector
+/// for a batch. Derefs to `[i64]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordOffsets {
+    One(i64),
+    Many(Vec<i64>),
+}
+
+impl std::ops::Deref for RecordOffsets {
+    type Target = [i64];
+    fn deref(&self) -> &[i64] {
+        match self {
+            RecordOffsets::One(o) => std::slice::from_ref(o),
+            RecordOffsets::Many(v) => v,
+        }
     }
 }
 
@@ -258,10 +276,20 @@ pub(crate) fn prepare(m: &MessageToStore, r: &EncodeRules) -> Result<Prepared, P
     })
 }
 
-/// Appends the record bytes to `out`.
-pub(crate) fn encode(out: &mut Vec<u8>, m: &MessageToStore, p: &Prepared, queue_offset: i64, phys: i64, store_ts: i64) {
+/// Appends the record bytes to `out`; with `inline_body == false` the body is
+/// left out (the caller writes it from `m.body` at the returned position, so
+/// large bodies are not copied twice). Returns where the body starts in `out`.
+pub(crate) fn encode(
+    out: &mut Vec<u8>,
+    m: &MessageToStore,
+    p: &Prepared,
+    queue_offset: i64,
+    phys: i64,
+    store_ts: i64,
+    inline_body: bool,
+) -> usize {
     let start = out.len();
-    out.reserve(p.len);
+    out.reserve(if inline_body { p.len } else { p.len - m.body.len() });
     out.extend_from_slice(&(p.len as i32).to_be_bytes());
     out.extend_from_slice(&p.version.magic().to_be_bytes());
     out.extend_from_slice(&p.body_crc.to_be_bytes());
@@ -277,13 +305,17 @@ pub(crate) fn encode(out: &mut Vec<u8>, m: &MessageToStore, p: &Prepared, queue_
     out.extend_from_slice(&m.reconsume_times.to_be_bytes());
     out.extend_from_slice(&m.prepared_transaction_offset.to_be_bytes());
     out.extend_from_slice(&(m.body.len() as i32).to_be_bytes());
-    out.extend_from_slice(&m.body);
+    let body_at = out.len();
+    if inline_body {
+        out.extend_from_slice(&m.body);
+    }
     match p.version {
         MessageVersion::V1 => out.push(m.topic.len() as u8),
         MessageVersion::V2 => out.extend_from_slice(&(m.topic.len() as i16).to_be_bytes()),
     }
     out.extend_from_slice(m.topic.as_bytes());
-    let props_len = start + p.len - (out.len() + 2);
+    let body_in_out = if inline_body { m.body.len() } else { 0 };
+    let props_len = p.len - m.body.len() + body_in_out - (out.len() - start) - 2;
     out.extend_from_slice(&(props_len as i16).to_be_bytes());
     out.extend_from_slice(&m.properties);
     if p.add_separator {
@@ -291,7 +323,15 @@ pub(crate) fn encode(out: &mut Vec<u8>, m: &MessageToStore, p: &Prepared, queue_
     }
     if p.crc_reserved {
         // crc32 of everything before the reserve, digits least significant first
-        let mut crc = crc32_masked(&out[start..]);
+        let mut h = crc32fast::Hasher::new();
+        if inline_body {
+            h.update(&out[start..]);
+        } else {
+            h.update(&out[start..body_at]);
+            h.update(&m.body);
+            h.update(&out[body_at..]);
+        }
+        let mut crc = h.finalize() & 0x7FFF_FFFF;
         out.extend_from_slice(PROPERTY_CRC32.as_bytes());
         out.push(NAME_VALUE_SEPARATOR);
         for _ in 0..10 {
@@ -300,7 +340,8 @@ pub(crate) fn encode(out: &mut Vec<u8>, m: &MessageToStore, p: &Prepared, queue_
         }
         out.push(PROPERTY_SEPARATOR);
     }
-    debug_assert_eq!(out.len() - start, p.len);
+    debug_assert_eq!(out.len() - start + m.body.len() - body_in_out, p.len);
+    body_at
 }
 
 #[cfg(test)]
@@ -336,7 +377,12 @@ mod tests {
                 let m = msg(topic, properties_to_bytes([("TAGS", "a"), ("KEYS", "k1 k2")]));
                 let p = prepare(&m, &rules(crc)).unwrap();
                 let mut out = vec![9u8];
-                encode(&mut out, &m, &p, 7, 1000, 42);
+                encode(&mut out, &m, &p, 7, 1000, 42, true);
+                // the body left out and spliced back gives the same bytes
+                let mut split = vec![9u8];
+                let at = encode(&mut split, &m, &p, 7, 1000, 42, false);
+                split.splice(at..at, m.body.iter().copied());
+                assert_eq!(split, out);
                 let r = decode_message(&out[1..]).unwrap();
                 assert_eq!(r.total_size as usize, out.len() - 1);
                 assert_eq!((r.queue_offset, r.physical_offset, r.store_timestamp), (7, 1000, 42));
@@ -348,7 +394,8 @@ mod tests {
                     let (stored, computed) = r.property_crc().unwrap();
                     assert_eq!(stored, computed as i64);
                 }
-                let d = build_dispatch(&r.topic, 2, 1000, r.total_size, 42, 7, r.sys_flag, 0, &r.properties_raw, &[1000]);
+                let d =
+                    build_dispatch(&r.topic, 2, 1000, r.total_size, 42, 7, r.sys_flag, 0, &r.properties_raw, &[1000]);
                 assert_eq!(d.keys.as_deref(), Some("k1 k2"));
                 assert_eq!(d.tags_code, tags_code("a"));
             }

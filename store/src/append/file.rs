@@ -109,9 +109,66 @@ impl WritableFile {
     /// Writes `data` at `pos` (not yet visible through `wrote`).
     pub(crate) fn write_at(&self, pos: u64, data: &[u8]) -> Result<()> {
         if pos + data.len() as u64 > self.size {
-            return Err(StoreError::corrupt(&self.path, pos, format!("write of {} bytes past end of file", data.len())));
+            return Err(StoreError::corrupt(
+                &self.path,
+                pos,
+                format!("write of {} bytes past end of file", data.len()),
+            ));
         }
         self.file.write_all_at(data, pos).map_err(|e| StoreError::io(&self.path, e))
+    }
+
+    /// Writes the concatenation of `parts` at `pos` with `pwritev` (at most
+    /// IOV_MAX slices per call; short writes resumed).
+    pub(crate) fn write_parts_at(&self, pos: u64, parts: &[&[u8]]) -> Result<()> {
+        use std::os::unix::io::AsRawFd;
+        let total: u64 = parts.iter().map(|p| p.len() as u64).sum();
+        if pos + total > self.size {
+            return Err(StoreError::corrupt(&self.path, pos, format!("write of {total} bytes past end of file")));
+        }
+        const IOV_MAX: usize = 1024;
+        let (mut i, mut skip, mut at) = (0usize, 0usize, pos);
+        let mut iov: Vec<libc::iovec> = Vec::with_capacity(IOV_MAX.min(parts.len()));
+        while i < parts.len() {
+            iov.clear();
+            for (k, p) in parts[i..].iter().take(IOV_MAX).enumerate() {
+                let p = if k == 0 { &p[skip..] } else { p };
+                iov.push(libc::iovec { iov_base: p.as_ptr() as *mut libc::c_void, iov_len: p.len() });
+            }
+            // SAFETY: every iovec points into a live slice of `parts` for the duration of the call.
+            let n = unsafe {
+                libc::pwritev(self.file.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int, at as libc::off_t)
+            };
+            if n < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(StoreError::io(&self.path, e));
+            }
+            if n == 0 {
+                return Err(StoreError::io(&self.path, std::io::Error::from(std::io::ErrorKind::WriteZero)));
+            }
+            at += n as u64;
+            let mut n = n as usize;
+            // advance past what was written
+            while i < parts.len() && n > 0 {
+                let left = parts[i].len() - skip;
+                if n >= left {
+                    n -= left;
+                    i += 1;
+                    skip = 0;
+                } else {
+                    skip += n;
+                    n = 0;
+                }
+            }
+            while i < parts.len() && parts[i].len() == skip {
+                i += 1;
+                skip = 0;
+            }
+        }
+        Ok(())
     }
 
     /// Publishes the written position (after `write_at` returned).
@@ -244,7 +301,10 @@ impl WritableQueue {
         for (i, (off, p)) in listed.iter().enumerate() {
             let len = std::fs::metadata(p).map_err(|e| StoreError::io(p, e))?.len();
             if len != file_size {
-                return Err(StoreError::layout(p, format!("length {len} does not match mappedFileSizeCommitLog {file_size}")));
+                return Err(StoreError::layout(
+                    p,
+                    format!("length {len} does not match mappedFileSizeCommitLog {file_size}"),
+                ));
             }
             if off % file_size != 0 || (i > 0 && *off != listed[i - 1].0 + file_size) {
                 return Err(StoreError::layout(p, "commitlog files are not contiguous"));
@@ -262,7 +322,11 @@ impl WritableQueue {
             }
             let wrote = (end - off).min(file_size);
             let f = WritableFile::open_existing(p, *off, file_size, wrote)?;
-            if wrote < file_size && f.map.get(wrote as usize..).is_some_and(|rest| rest.iter().take(OS_PAGE_SIZE as usize).any(|b| *b != 0)) {
+            if wrote < file_size
+                && f.map
+                    .get(wrote as usize..)
+                    .is_some_and(|rest| rest.iter().take(OS_PAGE_SIZE as usize).any(|b| *b != 0))
+            {
                 tracing::warn!(file = %p.display(), offset = wrote, "zeroing bytes after the valid end");
                 f.truncate_to(wrote)?;
             }
@@ -341,7 +405,11 @@ impl WritableQueue {
                 if let Some(o) = other {
                     remove_file_logged(o.path());
                 }
-                Arc::new(WritableFile::create(&self.dir_for(offset).join(offset_to_file_name(offset)), offset, self.file_size)?)
+                Arc::new(WritableFile::create(
+                    &self.dir_for(offset).join(offset_to_file_name(offset)),
+                    offset,
+                    self.file_size,
+                )?)
             }
         };
         self.files.write().unwrap_or_else(|e| e.into_inner()).push(f.clone());
@@ -450,4 +518,31 @@ fn scan_end(dirs: &[PathBuf], file_size: u64) -> Result<u64> {
     }
     // a file closed by a BLANK is complete: the next write goes to the next file
     Ok(last_blank_end.unwrap_or(it.end_offset()).max(it.end_offset()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vectored_writes_span_many_parts_and_truncate_zeroes() {
+        let d = tempfile::tempdir().unwrap();
+        let q = WritableQueue::open(&[d.path().to_path_buf()], 1 << 16, Some(0)).unwrap();
+        let f = q.roll(0).unwrap();
+        // more parts than IOV_MAX, of varying sizes (some empty)
+        let parts: Vec<Vec<u8>> = (0..3000u32).map(|i| vec![(i % 251) as u8; (i % 7) as usize]).collect();
+        let refs: Vec<&[u8]> = parts.iter().map(|p| &p[..]).collect();
+        let total: usize = parts.iter().map(Vec::len).sum();
+        f.write_parts_at(10, &refs).unwrap();
+        f.set_wrote(10 + total as u64, Some(5));
+        assert_eq!(&f.written()[10..], &parts.concat()[..]);
+        assert!(f.write_parts_at((1 << 16) - 2, &[b"abc"]).is_err(), "past the end");
+        f.truncate_to(12).unwrap();
+        assert_eq!(f.wrote(), 12);
+        assert!(f.map[12..].iter().all(|b| *b == 0));
+        assert_eq!(q.max_offset(), 12);
+        assert!(q.next.lock().unwrap().is_some(), "next file pre-created");
+        q.discard_next();
+        assert!(!d.path().join(offset_to_file_name(1 << 16)).exists());
+    }
 }

@@ -90,8 +90,7 @@ fn lock_byte0(f: &File) -> std::io::Result<()> {
 pub fn detect_layout(root: &Path) -> Option<JavaVersion> {
     let dir = crate::StoreDir::open(root, None).ok()?;
     let cl = dir.open_commitlog().ok()?;
-    let fresh = cl.files().is_empty()
-        && ["checkpoint", "abort", "abort.bak"].iter().all(|f| !root.join(f).exists());
+    let fresh = cl.files().is_empty() && ["checkpoint", "abort", "abort.bak"].iter().all(|f| !root.join(f).exists());
     if fresh {
         return None;
     }
@@ -159,7 +158,8 @@ impl CheckpointFile {
             file.set_len(CHECKPOINT_FILE_SIZE).map_err(io)?;
         }
         // SAFETY: the store lock is held, nobody else maps or truncates this file.
-        let map = unsafe { memmap2::MmapOptions::new().len(CHECKPOINT_FILE_SIZE as usize).map_mut(&file) }.map_err(io)?;
+        let map =
+            unsafe { memmap2::MmapOptions::new().len(CHECKPOINT_FILE_SIZE as usize).map_mut(&file) }.map_err(io)?;
         Ok(CheckpointFile { path: path.to_path_buf(), layout, map: Mutex::new(map) })
     }
 

@@ -3,11 +3,15 @@
 //! file deletion, and the lock/abort/checkpoint files of a running store.
 //!
 //! Threading: no async runtime here. One append thread owns the write
-//! position; callers queue requests through a channel and get a
+//! position; callers queue requests through a bounded channel and get a
 //! [`Completion`], which can be `.await`ed on any executor or waited on
-//! (`wait()`) from plain threads. Nothing in `put` blocks, so the broker can
-//! call it straight from a tokio task. Further threads: the flusher (plus the
-//! SYNC_FLUSH timeout watcher) and the cleaner.
+//! (`wait()`) from plain threads. `put` never blocks (a full queue or a round
+//! stuck longer than `osPageCacheBusyTimeOutMills` answers OS_PAGE_CACHE_BUSY),
+//! so the broker can call it straight from a tokio task; `append_raw`,
+//! `truncate` and `set_role` wait for queue room. The append thread takes
+//! whatever is queued, encodes it into one buffer and writes it with one
+//! `pwrite`, so a busy broker pays one syscall per run of puts. Further
+//! threads: the flusher (plus the SYNC_FLUSH timeout watcher) and the cleaner.
 //!
 //! The consume-queue/index side plugs in through [`Hooks`]: every stored
 //! message produces a [`DispatchRequest`] on the append thread (after its
@@ -27,23 +31,25 @@ pub mod encode;
 pub mod file;
 mod flush;
 pub mod lifecycle;
+mod offsets;
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::mpsc::{self, Sender};
+use std::sync::atomic::{AtomicBool, AtomicI64};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
 
-pub use appender::{DispatchHook, QueueOffsets, TruncateHook};
+pub use crate::dispatch::{DispatchRequest, JavaVersion};
+pub use appender::{DispatchHook, TruncateHook};
 pub use clean::{CleanEnv, CleanOutcome, Cleaner, MinOffsetHook, SystemEnv};
 pub use completion::{Canceled, Completion};
 pub use config::{AppendConfig, CleanConfig, FlushDiskType, Role};
-pub use crate::dispatch::{DispatchRequest, JavaVersion};
-pub use encode::{dispatch_tags_code, AppendResult, MessageToStore, PutResult, PutStatus};
+pub use encode::{dispatch_tags_code, AppendResult, MessageToStore, PutResult, PutStatus, RecordOffsets};
 pub use file::{WritableFile, WritableQueue};
 pub use lifecycle::{CheckpointFile, StoreSession};
+pub use offsets::QueueOffsets;
 
 use appender::{Appender, Msgs, Request};
 use completion::pair;
@@ -66,7 +72,8 @@ pub enum AppendError {
     ShutDown,
 }
 
-/// Where the consume-queue/index side hooks in.
+/// Where the consume-queue/index side hooks in. Hooks run on writer threads:
+/// they must not wait on the writer's own completions (that would deadlock).
 #[derive(Default)]
 pub struct Hooks {
     /// Every stored message, in commitlog order (append thread).
@@ -116,7 +123,12 @@ impl WriterOptions {
 
 /// The running commitlog writer. `Send + Sync`; share it in an `Arc`.
 pub struct CommitLogWriter {
-    tx: RwLock<Option<Sender<Request>>>,
+    tx: RwLock<Option<SyncSender<Request>>>,
+    busy_since: Arc<AtomicI64>,
+    /// Last round start a put saw (see `is_os_page_cache_busy`).
+    busy_seen: AtomicI64,
+    busy_hits: std::sync::atomic::AtomicU32,
+    busy_timeout_ms: i64,
     queue: Arc<WritableQueue>,
     flush: Arc<FlushService>,
     cleaner: Arc<Cleaner>,
@@ -127,6 +139,25 @@ pub struct CommitLogWriter {
 impl std::fmt::Debug for CommitLogWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CommitLogWriter").field("queue", &self.queue).finish()
+    }
+}
+
+/// Requests queued for the append thread (about 200 bytes each, allocated
+/// up front). Puts beyond it get OS_PAGE_CACHE_BUSY instead of blocking.
+const QUEUE_CAPACITY: usize = 64 * 1024;
+
+/// Resolves a request that never reached the append thread.
+fn reject(req: Request, status: PutStatus) {
+    match req {
+        Request::Put { done, .. } => {
+            done.complete(PutResult::status(status));
+        }
+        Request::Raw { done, .. } | Request::SetRole { done, .. } => {
+            done.complete(Err(AppendError::ShutDown));
+        }
+        Request::Truncate { done, .. } => {
+            done.complete(Err(AppendError::ShutDown));
+        }
     }
 }
 
@@ -142,6 +173,7 @@ impl CommitLogWriter {
         let queue = Arc::new(WritableQueue::open(&o.dirs, cfg.file_size, o.end_offset)?);
         let flush = Arc::new(FlushService::new(queue.clone(), o.checkpoint, &cfg));
         let disk_full = Arc::new(AtomicBool::new(false));
+        let busy_since = Arc::new(AtomicI64::new(0));
         let cleaner = Arc::new(Cleaner::new(
             queue.clone(),
             cfg.clean.clone(),
@@ -168,8 +200,9 @@ impl CommitLogWriter {
             o.hooks.dispatch,
             o.hooks.on_truncate,
             disk_full,
+            busy_since.clone(),
         );
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(QUEUE_CAPACITY);
         let mut threads = vec![spawn("rmq-commitlog-append", move || appender.run(rx))?];
         let f = flush.clone();
         threads.push(spawn("rmq-commitlog-flush", move || f.run())?);
@@ -181,25 +214,35 @@ impl CommitLogWriter {
             let c = cleaner.clone();
             threads.push(spawn("rmq-commitlog-clean", move || c.run())?);
         }
-        Ok(CommitLogWriter { tx: RwLock::new(Some(tx)), queue, flush, cleaner, offsets, threads: Mutex::new(threads) })
+        Ok(CommitLogWriter {
+            tx: RwLock::new(Some(tx)),
+            busy_since,
+            busy_seen: AtomicI64::new(0),
+            busy_hits: std::sync::atomic::AtomicU32::new(0),
+            busy_timeout_ms: cfg.os_page_cache_busy_timeout.as_millis() as i64,
+            queue,
+            flush,
+            cleaner,
+            offsets,
+            threads: Mutex::new(threads),
+        })
     }
 
     fn send(&self, req: Request) {
         let tx = self.tx.read().unwrap_or_else(|e| e.into_inner());
-        let rejected = match tx.as_ref() {
-            Some(tx) => tx.send(req).err().map(|e| e.0),
-            None => Some(req),
-        };
-        match rejected {
-            None => {}
-            Some(Request::Put { done, .. }) => {
-                done.complete(PutResult::status(PutStatus::ServiceNotAvailable));
-            }
-            Some(Request::Raw { done, .. }) | Some(Request::SetRole { done, .. }) => {
-                done.complete(Err(AppendError::ShutDown));
-            }
-            Some(Request::Truncate { done, .. }) => {
-                done.complete(Err(AppendError::ShutDown));
+        let Some(tx) = tx.as_ref() else { return reject(req, PutStatus::ServiceNotAvailable) };
+        match req {
+            // a put never blocks its (async) caller: a full queue is backpressure
+            put @ Request::Put { .. } => match tx.try_send(put) {
+                Ok(()) => {}
+                Err(TrySendError::Full(r)) => reject(r, PutStatus::OsPageCacheBusy),
+                Err(TrySendError::Disconnected(r)) => reject(r, PutStatus::ServiceNotAvailable),
+            },
+            // replication and role changes are rare and must not be dropped: wait for room
+            other => {
+                if let Err(e) = tx.send(other) {
+                    reject(e.0, PutStatus::ServiceNotAvailable);
+                }
             }
         }
     }
@@ -207,6 +250,9 @@ impl CommitLogWriter {
     /// Stores one message. Resolves once written (ASYNC_FLUSH) or on disk
     /// (SYNC_FLUSH, unless the message has `WAIT=false`).
     pub fn put(&self, msg: MessageToStore) -> Completion<PutResult> {
+        if self.busy_fast() {
+            return Completion::ready(PutResult::status(PutStatus::OsPageCacheBusy));
+        }
         let (done, c) = pair();
         self.send(Request::Put { msgs: Msgs::One(msg), done });
         c
@@ -215,6 +261,9 @@ impl CommitLogWriter {
     /// Stores a batch (one topic/queue) as consecutive records that never
     /// straddle a file end; one result with every offset.
     pub fn put_batch(&self, msgs: Vec<MessageToStore>) -> Completion<PutResult> {
+        if self.busy_fast() {
+            return Completion::ready(PutResult::status(PutStatus::OsPageCacheBusy));
+        }
         let (done, c) = pair();
         self.send(Request::Put { msgs: Msgs::Batch(msgs), done });
         c
@@ -242,6 +291,31 @@ impl CommitLogWriter {
         let (done, c) = pair();
         self.send(Request::SetRole { role, done });
         c
+    }
+
+    /// Java `isOSPageCacheBusy`: the current append round has run longer than
+    /// `osPageCacheBusyTimeOutMills` (a stuck disk), so new puts are refused.
+    pub fn is_os_page_cache_busy(&self) -> bool {
+        let since = self.busy_since.load(std::sync::atomic::Ordering::Acquire);
+        let diff = appender::now_ms() - since;
+        since != 0 && diff > self.busy_timeout_ms && diff < 10_000_000
+    }
+
+    /// The put path's check: a round normally lasts well under a millisecond,
+    /// so instead of a clock read per put, the clock is read when the same
+    /// round has been seen by 2, 4, 8, ... puts.
+    fn busy_fast(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        let since = self.busy_since.load(Ordering::Acquire);
+        if since == 0 {
+            return false;
+        }
+        if self.busy_seen.swap(since, Ordering::Relaxed) != since {
+            self.busy_hits.store(0, Ordering::Relaxed);
+            return false;
+        }
+        let hits = self.busy_hits.fetch_add(1, Ordering::Relaxed) + 1;
+        hits.is_power_of_two() && self.is_os_page_cache_busy()
     }
 
     /// The files, for readers (`find`, `files`, `written`).

@@ -177,16 +177,44 @@ impl<'a> RecordView<'a> {
     /// The raw value of property `key` with [`parse_properties`]' rules: a segment
     /// counts only with a non-empty key and value, and the last one wins.
     pub fn property_bytes(&self, key: &str) -> Option<&'a [u8]> {
-        let mut found = None;
-        for seg in self.properties_raw.split(|b| *b == PROPERTY_SEPARATOR) {
-            if let Some(kv) = seg.iter().position(|b| *b == NAME_VALUE_SEPARATOR) {
-                // An ASCII key equals the lossy-decoded key exactly when the bytes are equal.
-                if kv > 0 && kv + 1 < seg.len() && &seg[..kv] == key.as_bytes() {
-                    found = Some(&seg[kv + 1..]);
+        let key = key.as_bytes();
+        // Such keys can never match; excluding them lets a prefix test stand in for
+        // finding the segment's first separator.
+        if key.is_empty() || key.iter().any(|b| *b == NAME_VALUE_SEPARATOR || *b == PROPERTY_SEPARATOR) {
+            return None;
+        }
+        let raw = self.properties_raw;
+        if key.windows(3).any(|w| w == "\u{FFFD}".as_bytes()) {
+            // Invalid stored bytes read as U+FFFD too: compare decoded keys (rare, slow).
+            let mut found = None;
+            for seg in raw.split(|b| *b == PROPERTY_SEPARATOR) {
+                if let Some(kv) = seg.iter().position(|b| *b == NAME_VALUE_SEPARATOR) {
+                    if kv > 0 && kv + 1 < seg.len() && String::from_utf8_lossy(&seg[..kv]).as_bytes() == key {
+                        found = Some(&seg[kv + 1..]);
+                    }
                 }
             }
+            return found;
         }
-        found
+        // Without U+FFFD in the key, equal bytes ⇔ equal decoded keys. This runs for
+        // every record `verify` reads, hence the word-at-a-time separator search.
+        let mut found = None;
+        let mut start = 0;
+        loop {
+            let end = find_byte(&raw[start..], PROPERTY_SEPARATOR).map_or(raw.len(), |i| start + i);
+            let seg = &raw[start..end];
+            if seg.len() > key.len() + 1
+                && seg[0] == key[0]
+                && seg[key.len()] == NAME_VALUE_SEPARATOR
+                && seg.starts_with(key)
+            {
+                found = Some(&seg[key.len() + 1..]);
+            }
+            if end == raw.len() {
+                return found;
+            }
+            start = end + 1;
+        }
     }
 
     /// The property as text (invalid UTF-8 replaced, as [`parse_properties`] does).
@@ -237,6 +265,27 @@ impl<'a> RecordView<'a> {
     }
 }
 
+/// First index of `b` in `hay`, eight bytes at a time (the classic zero-byte test:
+/// exact for the first match, which is all that is used).
+fn find_byte(hay: &[u8], b: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pat = LO * b as u64;
+    let mut chunks = hay.chunks_exact(8);
+    let mut i = 0;
+    for c in chunks.by_ref() {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(c);
+        let w = u64::from_le_bytes(a) ^ pat;
+        let t = w.wrapping_sub(LO) & !w & HI;
+        if t != 0 {
+            return Some(i + (t.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    chunks.remainder().iter().position(|x| *x == b).map(|p| i + p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,14 +297,34 @@ mod tests {
             properties_to_bytes([("TAGS", "a"), ("KEYS", "k1 k2"), ("__CRC32#", "0123456789")]),
             b"A\x011\x02A\x012\x02A\x01\x02\x011\x02B\x02A\x01x\x01y".to_vec(),
             b"\x02\x02K\x01\xff\xfe\x02K".to_vec(),
+            b"\xff\x01a\x02\xef\xbf\xbd\x01b\x02K\x01".to_vec(),
             b"__CRC32#\x01".to_vec(),
             Vec::new(),
         ];
         for raw in cases {
             let map = parse_properties(&raw);
             let v = RecordView { properties_raw: &raw, ..sample_view() };
-            for key in ["A", "B", "K", "TAGS", "KEYS", "__CRC32#", "missing", ""] {
+            for key in ["A", "B", "K", "TAGS", "KEYS", "__CRC32#", "missing", "", "A\x011", "\u{fffd}"] {
                 assert_eq!(v.property(key).as_deref(), map.get(key).map(String::as_str), "{raw:?} {key}");
+            }
+        }
+    }
+
+    #[test]
+    fn find_byte_matches_position() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        for n in 0..2000 {
+            let len = n % 70;
+            let hay: Vec<u8> = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    [0u8, 1, 2, 3, 0x80, 0x82, 0xFF, b'_'][(state % 8) as usize]
+                })
+                .collect();
+            for b in [0u8, 1, 2, 0x80, 0x82, 0xFF, b'_'] {
+                assert_eq!(find_byte(&hay, b), hay.iter().position(|x| *x == b), "{hay:?} {b}");
             }
         }
     }
