@@ -1,9 +1,10 @@
 //! The commitlog record decoder on arbitrary bytes: an error or a record, never a
-//! panic; a successful decode re-encodes to exactly the bytes it was read from.
+//! panic; a successful decode re-encodes to exactly the bytes it was read from; the
+//! in-place view `verify` uses answers exactly what the owned record answers.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rmq_store::record::{decode, decode_at, encode_blank, Decoded};
+use rmq_store::record::{decode, decode_at, encode_blank, Decoded, RecordView};
 
 fn check(buf: &[u8]) {
     match decode(buf) {
@@ -13,7 +14,13 @@ fn check(buf: &[u8]) {
             assert_eq!(&bytes[..], &buf[..bytes.len()], "re-encoding differs");
             assert_eq!(decode(&bytes).expect("own encoding decodes"), Decoded::Message(m.clone()));
             // The accessors verify and dump call on every record.
-            let _ = (m.body_crc_ok(), m.offset_msg_id(), m.index_keys(), m.property_crc(), m.tags_code());
+            let _ = (m.body_crc_ok(), m.offset_msg_id(), m.index_keys(), m.tags_code());
+            let v = RecordView::parse(buf).expect("the view parses what decode parsed");
+            assert_eq!(v.property_crc(), m.property_crc());
+            assert_eq!((v.body_crc_ok(), v.is_dispatched_to_cq()), (m.body_crc_ok(), m.is_dispatched_to_cq()));
+            for k in m.properties.keys().map(String::as_str).chain(["__CRC32#", "TAGS", "KEYS", "", "\u{fffd}"]) {
+                assert_eq!(v.property(k).as_deref(), m.property(k), "property {k:?}");
+            }
         }
         Ok(Decoded::Blank { total_size }) => {
             let mut b = Vec::new();

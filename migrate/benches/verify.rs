@@ -5,7 +5,9 @@
 //! Generates one 1 GiB commitlog file (the default `mappedFileSizeCommitLog`) of valid
 //! V1 records written with the store's encoder: bodies of 512..1536 random bytes,
 //! 8 queues, TAGS/KEYS/UNIQ_KEY/WAIT properties, the unwritten tail left zero as in a
-//! live last file. Prints both throughputs and their ratio (the bar is 0.8).
+//! live last file. Prints both throughputs and their ratio (the bar is 0.8). With more
+//! than one CPU, verify walks such a file on two threads (see `source/light.rs`); run
+//! it under `taskset -c 0` for the one-thread figure.
 //! `RMQ_BENCH_MIB` shrinks the file (e.g. for profiling); `RMQ_BENCH_RUNS` sets the
 //! number of timed runs per side (default 3, best run counts).
 

@@ -236,7 +236,7 @@ impl Store {
     fn check_unwritten(&self, out: &mut ScanOutcome, files: &[MappedFile], fi: usize, pos: u64) {
         for (j, f) in files.iter().enumerate().skip(fi) {
             let start = if j == fi { pos } else { 0 };
-            if let Some(p) = f.slice_from(start).iter().position(|b| *b != 0) {
+            if let Some(p) = light::first_non_zero(f.slice_from(start)) {
                 out.issues.push(self.issue(
                     f.path(),
                     start + p as u64,

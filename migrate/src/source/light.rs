@@ -1,12 +1,13 @@
 //! [`Store::scan_light`]: the structural scan of [`Store::scan`] for callers that
 //! only need a message's queue coordinates (`verify`). Commitlog records are checked
 //! in place with [`RecordView`] instead of being copied into a `MessageRecord` with
-//! a parsed property map: those copies cost several times more than reading the file.
+//! a parsed property map (those copies cost several times more than reading the
+//! file), and a second core walks the next chunk of a file speculatively.
 
 use std::path::Path;
 
 use rmq_store::mapped_file::{MappedFile, StopReason};
-use rmq_store::record::{decode, peek_header, Decoded, MessageRecord, RecordView};
+use rmq_store::record::{decode, peek_header, Decoded, MessageRecord, MessageVersion, RecordView, BLANK_MAGIC_CODE};
 use rmq_store::{RecordError, StoreError};
 
 use super::{ItemKind, ScanOutcome, Store};
@@ -36,7 +37,7 @@ impl<'a> QueueRef<'a> {
     }
 }
 
-/// The values `Store::check_message` checks, from an owned record or a view.
+/// The values `Store::check_message` checks, from an owned record or a scanned one.
 pub(super) trait RecordChecks {
     fn stored_body_crc(&self) -> i32;
     fn computed_body_crc(&self) -> i32;
@@ -75,30 +76,79 @@ impl<T: RecordChecks + ?Sized> RecordChecks for Box<T> {
     }
 }
 
-impl RecordChecks for RecordView<'_> {
+/// A message as the walk leaves it: checksums computed, queue coordinates kept.
+struct Msg<'a> {
+    pos: u64,
+    len: u32,
+    stored_body_crc: i32,
+    body_crc: i32,
+    property_crc: Option<(i64, i32)>,
+    physical_offset_field: i64,
+    queue: QueueRef<'a>,
+}
+
+impl RecordChecks for Msg<'_> {
     fn stored_body_crc(&self) -> i32 {
-        self.body_crc
+        self.stored_body_crc
     }
     fn computed_body_crc(&self) -> i32 {
-        RecordView::computed_body_crc(self)
+        self.body_crc
     }
     fn property_crc(&self) -> Option<(i64, i32)> {
-        RecordView::property_crc(self)
+        self.property_crc
     }
     fn physical_offset_field(&self) -> i64 {
-        self.physical_offset
+        self.physical_offset_field
     }
 }
+
+/// What a walk met, in file order.
+enum Event<'a> {
+    Message(Msg<'a>),
+    Blank { pos: u64, total_size: i32 },
+    /// The record at `pos` does not decode; the scan stops there.
+    Failed { pos: u64, error: RecordError },
+}
+
+/// Why a walk of part of a file ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    /// The next record starts at or after the walk's limit, here.
+    Limit(u64),
+    /// End of the file or a BLANK marker: the scan goes on with the next file.
+    NextFile,
+    /// End of data or a bad record at this position.
+    Stop(StopReason, u64),
+}
+
+/// Files at least this long are walked in chunks of this size, two at a time.
+const CHUNK: u64 = 32 << 20;
+/// How far past a chunk start a record start is looked for (more than the 4 MiB
+/// default maximum message size).
+const SYNC_WINDOW: u64 = 8 << 20;
+/// How far ahead of the walk memory is requested (a few DRAM latencies' worth).
+const PREFETCH_AHEAD: usize = 8 << 10;
 
 impl Store {
     /// Same checks, issues and counts as [`Store::scan`]; `visit` gets the physical
     /// offset and queue coordinates of every message (BLANK markers are not visited).
     pub fn scan_light(&self, progress: &dyn Fn(u64), visit: &mut dyn FnMut(u64, &QueueRef)) -> ScanOutcome {
+        let parallel = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
+        self.scan_light_with(progress, visit, parallel.then_some(CHUNK))
+    }
+
+    /// `chunk`: the size of the parts walked on two threads (None: one thread).
+    fn scan_light_with(
+        &self,
+        progress: &dyn Fn(u64),
+        visit: &mut dyn FnMut(u64, &QueueRef),
+        chunk: Option<u64>,
+    ) -> ScanOutcome {
         let mut out = ScanOutcome::default();
         for i in self.commitlog.queue().issues() {
             out.issues.push(self.issue(&i.path, i.offset, i.message.clone()));
         }
-        self.scan_commitlog_light(&mut out, progress, visit);
+        self.scan_commitlog_light(&mut out, progress, visit, chunk);
         if let Some(d) = &self.dledger {
             // DLedger bodies sit behind entry headers; that path keeps the owned records.
             self.scan_dledger(d, &mut out, progress, &mut |item| {
@@ -110,85 +160,109 @@ impl Store {
         out
     }
 
-    /// `scan_commitlog` over the mapped bytes, following `RecordIter`'s rules: a zero
-    /// header ends the data, BLANK moves to the next file, the first bad record stops.
-    fn scan_commitlog_light(&self, out: &mut ScanOutcome, progress: &dyn Fn(u64), visit: &mut dyn FnMut(u64, &QueueRef)) {
+    /// `scan_commitlog` with `RecordIter`'s rules: a zero header ends the data, BLANK
+    /// moves to the next file, the first bad record stops the scan.
+    fn scan_commitlog_light(
+        &self,
+        out: &mut ScanOutcome,
+        progress: &dyn Fn(u64),
+        visit: &mut dyn FnMut(u64, &QueueRef),
+        chunk: Option<u64>,
+    ) {
         let files = self.commitlog.files();
-        if files.is_empty() {
-            return;
-        }
-        let (mut fi, mut pos, mut done_bytes) = (0usize, 0u64, 0u64);
-        let stop = 'files: loop {
-            let Some(f) = files.get(fi) else { break StopReason::EndOfFiles };
+        let mut done_bytes = 0;
+        for fi in 0..files.len() {
             progress(done_bytes);
-            done_bytes += f.len();
-            let bytes = f.bytes();
-            while pos < f.len() {
-                let buf = bytes.get(pos as usize..).unwrap_or(&[]);
-                match self.light_step(out, files, fi, pos, buf, visit) {
-                    Step::Next(len) => pos += len,
-                    Step::NextFile => break,
-                    Step::Stop(reason) => break 'files reason,
+            done_bytes += files[fi].len();
+            if let End::Stop(stop, pos) = self.scan_file(out, files, fi, chunk, visit) {
+                progress(done_bytes);
+                if stop == StopReason::EndOfData {
+                    self.check_unwritten(out, files, fi, pos);
                 }
+                return;
             }
-            fi += 1;
-            pos = 0;
-        };
-        progress(done_bytes);
-        if stop == StopReason::EndOfData {
-            self.check_unwritten(out, files, fi, pos);
         }
+        progress(done_bytes);
     }
 
-    /// One position of the walk: what `RecordIter::next` plus `scan_commitlog` do there.
-    fn light_step(
+    /// One file, returning `NextFile` or `Stop`. With `chunk`, while this thread
+    /// walks a chunk, another finds the first record start in the next chunk and walks
+    /// on from there; its result counts only if this walk arrives exactly at that start
+    /// (a false start, or damage near the border, falls back to walking on from here).
+    fn scan_file(
         &self,
         out: &mut ScanOutcome,
         files: &[MappedFile],
         fi: usize,
-        pos: u64,
-        buf: &[u8],
+        chunk: Option<u64>,
         visit: &mut dyn FnMut(u64, &QueueRef),
-    ) -> Step {
+    ) -> End {
         let f = &files[fi];
-        let fail = |out: &mut ScanOutcome, e: RecordError| {
-            out.issues.push(self.issue_from(&StoreError::record(f.path(), pos, e)));
-            Step::Stop(StopReason::Error)
+        let bytes = f.bytes();
+        // Small files are not worth a thread.
+        let chunk = chunk.filter(|c| bytes.len() as u64 >= 2 * c).unwrap_or(u64::MAX);
+        let limit_after = |pos: u64| {
+            let l = (pos / chunk).saturating_add(1).saturating_mul(chunk);
+            (l < bytes.len() as u64).then_some(l)
         };
-        if buf.len() < 8 {
-            if buf.iter().all(|b| *b == 0) {
-                return Step::Stop(StopReason::EndOfData);
-            }
-            return fail(out, RecordError::Truncated { need: 8, have: buf.len() as u64 });
-        }
-        let h = match peek_header(buf) {
-            Ok(h) => h,
-            Err(e) => return fail(out, e),
-        };
-        if h.total_size == 0 && h.magic == 0 {
-            return Step::Stop(StopReason::EndOfData);
-        }
-        let phys = f.file_from_offset() + pos;
-        if h.is_blank() {
-            return match decode(buf) {
-                Ok(Decoded::Blank { total_size }) => {
-                    self.blank(out, f.path(), pos, total_size, f.len(), fi + 1 >= files.len());
-                    Step::NextFile
+        let mut pos = 0;
+        loop {
+            let limit = limit_after(pos);
+            let next = limit.map(|l| (l, limit_after(l)));
+            // This thread's part is applied while the other thread may still be walking.
+            let (mine, theirs) = match next {
+                Some((start, until)) => std::thread::scope(|s| {
+                    let other = s.spawn(move || sync(bytes, start).map(|at| (at, walk(bytes, at, until))));
+                    let (events, end) = walk(bytes, pos, limit);
+                    self.apply(out, files, fi, &events, visit);
+                    (end, other.join().expect("walk thread"))
+                }),
+                None => {
+                    let (events, end) = walk(bytes, pos, None);
+                    self.apply(out, files, fi, &events, visit);
+                    (end, None)
                 }
-                Ok(Decoded::Message(_)) => unreachable!("a BLANK header decodes as BLANK"),
-                Err(e) => fail(out, e),
             };
-        }
-        match RecordView::parse(buf) {
-            Ok(v) => {
-                self.check_message(out, f.path(), pos, phys, &v);
-                let len = v.bytes.len() as u64;
-                out.messages += 1;
-                out.max_physical_offset = phys + len;
-                visit(phys, &QueueRef::of_view(&v));
-                Step::Next(len)
+            let end = match (mine, theirs) {
+                (End::Limit(p), Some((at, (events, end)))) if p == at => {
+                    self.apply(out, files, fi, &events, visit);
+                    end
+                }
+                (end, _) => end,
+            };
+            match end {
+                End::Limit(p) => pos = p,
+                end => return end,
             }
-            Err(e) => fail(out, e),
+        }
+    }
+
+    /// The side effects of walked events, in order.
+    fn apply(
+        &self,
+        out: &mut ScanOutcome,
+        files: &[MappedFile],
+        fi: usize,
+        events: &[Event],
+        visit: &mut dyn FnMut(u64, &QueueRef),
+    ) {
+        let f = &files[fi];
+        for e in events {
+            match e {
+                Event::Message(m) => {
+                    let phys = f.file_from_offset() + m.pos;
+                    self.check_message(out, f.path(), m.pos, phys, m);
+                    out.messages += 1;
+                    out.max_physical_offset = phys + m.len as u64;
+                    visit(phys, &m.queue);
+                }
+                Event::Blank { pos, total_size } => {
+                    self.blank(out, f.path(), *pos, *total_size, f.len(), fi + 1 >= files.len());
+                }
+                Event::Failed { pos, error } => {
+                    out.issues.push(self.issue_from(&StoreError::record(f.path(), *pos, error.clone())));
+                }
+            }
         }
     }
 
@@ -209,112 +283,131 @@ impl Store {
     }
 }
 
-enum Step {
-    Next(u64),
-    NextFile,
-    Stop(StopReason),
+/// Walks a file's `bytes` from the record start `pos` while records start before
+/// `limit`, checksumming as it goes (what `RecordIter::next` does, minus side effects).
+fn walk(bytes: &[u8], mut pos: u64, limit: Option<u64>) -> (Vec<Event<'_>>, End) {
+    let mut events = Vec::new();
+    let mut prefetched = pos as usize;
+    let len = bytes.len() as u64;
+    let end = loop {
+        if limit.is_some_and(|l| pos >= l) {
+            break End::Limit(pos);
+        }
+        if pos >= len {
+            break End::NextFile;
+        }
+        prefetched = prefetch(bytes, pos as usize, prefetched);
+        let buf = &bytes[pos as usize..];
+        if buf.len() < 8 {
+            if buf.iter().all(|b| *b == 0) {
+                break End::Stop(StopReason::EndOfData, pos);
+            }
+            break failed(&mut events, pos, RecordError::Truncated { need: 8, have: buf.len() as u64 });
+        }
+        let h = match peek_header(buf) {
+            Ok(h) => h,
+            Err(e) => break failed(&mut events, pos, e),
+        };
+        if h.total_size == 0 && h.magic == 0 {
+            break End::Stop(StopReason::EndOfData, pos);
+        }
+        if h.is_blank() {
+            match decode(buf) {
+                Ok(Decoded::Blank { total_size }) => {
+                    events.push(Event::Blank { pos, total_size });
+                    break End::NextFile;
+                }
+                Ok(Decoded::Message(_)) => unreachable!("a BLANK header decodes as BLANK"),
+                Err(e) => break failed(&mut events, pos, e),
+            }
+        }
+        match RecordView::parse(buf) {
+            Ok(v) => {
+                events.push(Event::Message(Msg {
+                    pos,
+                    len: v.bytes.len() as u32,
+                    stored_body_crc: v.body_crc,
+                    body_crc: v.computed_body_crc(),
+                    property_crc: v.property_crc(),
+                    physical_offset_field: v.physical_offset,
+                    queue: QueueRef::of_view(&v),
+                }));
+                pos += v.bytes.len() as u64;
+            }
+            Err(e) => break failed(&mut events, pos, e),
+        }
+    };
+    (events, end)
 }
+
+fn failed(events: &mut Vec<Event>, pos: u64, error: RecordError) -> End {
+    events.push(Event::Failed { pos, error });
+    End::Stop(StopReason::Error, pos)
+}
+
+/// The first position at or after `from` (within [`SYNC_WINDOW`]) where a record
+/// parses and is followed by another record, a BLANK marker, zeros or the file end.
+/// Only a guess: the walk of the chunk before confirms it.
+fn sync(bytes: &[u8], from: u64) -> Option<u64> {
+    let len = bytes.len() as u64;
+    let is_message = |magic: i32| MessageVersion::from_magic(magic).is_some();
+    let header_at = |p: u64| bytes.get(p as usize..p as usize + 8).and_then(|b| peek_header(b).ok());
+    (from..len.min(from.saturating_add(SYNC_WINDOW))).find(|&p| {
+        // Both message magic codes start with 0xDA: a cheap filter for the byte-wise search.
+        if bytes.get(p as usize + 4) != Some(&0xDA) {
+            return false;
+        }
+        let Some(h) = header_at(p) else { return false };
+        if !is_message(h.magic) {
+            return false;
+        }
+        let Ok(v) = RecordView::parse(&bytes[p as usize..]) else { return false };
+        let next = p + v.bytes.len() as u64;
+        next == len
+            || header_at(next).is_none_or(|n| {
+                is_message(n.magic) || n.magic == BLANK_MAGIC_CODE || (n.magic == 0 && n.total_size == 0)
+            })
+    })
+}
+
+/// Index of the first non-zero byte. A live last commitlog file is mostly unwritten
+/// zeros, which `verify` reads to the end: 64-byte blocks OR-ed together vectorize,
+/// a byte-wise search does not.
+pub(super) fn first_non_zero(b: &[u8]) -> Option<usize> {
+    let mut blocks = b.chunks_exact(64);
+    let mut at = 0;
+    for block in blocks.by_ref() {
+        if block.iter().fold(0u8, |acc, x| acc | x) != 0 {
+            return block.iter().position(|x| *x != 0).map(|p| at + p);
+        }
+        at += 64;
+    }
+    blocks.remainder().iter().position(|x| *x != 0).map(|p| at + p)
+}
+
+/// Asks for the bytes up to [`PREFETCH_AHEAD`] past `pos` (from `done` on): each
+/// record's position comes from the previous header, so without this every record
+/// start is a cache miss waiting on the one before, and hardware prefetchers stop at
+/// page borders. Returns the new end of the requested range.
+fn prefetch(bytes: &[u8], pos: usize, done: usize) -> usize {
+    let want = pos.saturating_add(PREFETCH_AHEAD).min(bytes.len());
+    let mut at = done.max(pos);
+    while at < want {
+        prefetch_line(&bytes[at]);
+        at += 64;
+    }
+    at
+}
+
+#[cfg(target_arch = "x86_64")]
+fn prefetch_line(b: &u8) {
+    // SAFETY: a prefetch only hints the cache; the address is that of a live reference.
+    unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(b as *const u8 as *const i8) }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn prefetch_line(_: &u8) {}
 
 #[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    use rmq_store::testutil::{golden, STORES};
-
-    use super::*;
-    use crate::cli::StoreArgs;
-
-    type Visits = Vec<(u64, String, i32, i64, bool)>;
-
-    fn both(dir: &Path) -> ((String, Visits), (String, Visits)) {
-        let store = Store::open(&StoreArgs { dir: dir.to_path_buf(), commitlog_path: None, commitlog_file_size: None })
-            .unwrap();
-        let mut full = Vec::new();
-        let a = store.scan(&|_| {}, &mut |item| {
-            if let ItemKind::Message(m) = &item.kind {
-                full.push((item.physical_offset, m.topic.clone(), m.queue_id, m.queue_offset, m.is_dispatched_to_cq()));
-            }
-        });
-        let mut light = Vec::new();
-        let b = store.scan_light(&|_| {}, &mut |phys, q| {
-            light.push((phys, q.topic.to_string(), q.queue_id, q.queue_offset, q.dispatched));
-        });
-        ((format!("{a:?}"), full), (format!("{b:?}"), light))
-    }
-
-    fn copy_dir(src: &Path, dst: &Path) {
-        std::fs::create_dir_all(dst).unwrap();
-        for e in std::fs::read_dir(src).unwrap().flatten() {
-            let to = dst.join(e.file_name());
-            if e.file_type().unwrap().is_dir() {
-                copy_dir(&e.path(), &to);
-            } else {
-                std::fs::copy(e.path(), &to).unwrap();
-            }
-        }
-    }
-
-    #[test]
-    fn same_outcome_as_scan_on_golden_stores() {
-        for s in STORES {
-            let dir = golden(s);
-            if dir.is_dir() {
-                let (a, b) = both(&dir);
-                assert_eq!(a, b, "{s}");
-            }
-        }
-    }
-
-    #[test]
-    fn same_outcome_as_scan_on_damaged_stores() {
-        let src = golden("java-4.9.8/plain");
-        if !src.is_dir() {
-            return;
-        }
-        let f0 = "commitlog/00000000000000000000";
-        let f2 = "commitlog/00000000000002097152";
-        // (file, offset, bytes written there); offsets hit record headers, bodies,
-        // topic and property bytes, BLANK markers and unwritten space.
-        let first = std::fs::read(src.join(f0)).unwrap();
-        let at = |p: &[u8]| (p.as_ptr() as usize - first.as_ptr() as usize) as u64;
-        let v0 = RecordView::parse(&first).unwrap();
-        let topic_at = at(v0.topic.as_bytes());
-        let body1_at = at(RecordView::parse(&first[v0.bytes.len()..]).unwrap().body);
-        let mut blank_at = 0usize;
-        while let Ok(v) = RecordView::parse(&first[blank_at..]) {
-            blank_at += v.bytes.len();
-        }
-        let blank_at = blank_at as u64;
-        let damage: &[(&str, u64, &[u8])] = &[
-            (f0, 0, &[0, 0, 0, 0, 0, 0, 0, 0]),
-            (f0, 3, &[0xFF]),
-            (f0, 5, &[0x00]),
-            (f0, 100, &[0xAA]),
-            (f0, topic_at + 1, &[0x80]),
-            (f0, body1_at, &[0xFF; 16]),
-            (f0, blank_at + 3, &[1]),
-            (f2, 600_000, &[7]),
-            (f2, 1_048_000, &[0, 0, 0, 9, 0xCB, 0xD4, 0x31, 0x94]),
-        ];
-        for (file, off, bytes) in damage {
-            let t = tempfile::tempdir().unwrap();
-            copy_dir(&src, t.path());
-            let p = t.path().join(file);
-            let mut data = std::fs::read(&p).unwrap();
-            let at = *off as usize;
-            data[at..at + bytes.len()].copy_from_slice(bytes);
-            std::fs::write(&p, data).unwrap();
-            let (a, b) = both(t.path());
-            assert_eq!(a, b, "{file} @ {off}");
-            assert!(a.0.contains("issues: [Issue"), "{file} @ {off}: no issue found: {}", a.0);
-        }
-        // A file cut short in the middle of a record.
-        let t = tempfile::tempdir().unwrap();
-        copy_dir(&src, t.path());
-        let p = t.path().join(f2);
-        let len = std::fs::metadata(&p).unwrap().len();
-        std::fs::OpenOptions::new().write(true).open(&p).unwrap().set_len(len / 3).unwrap();
-        let (a, b) = both(t.path());
-        assert_eq!(a, b, "truncated");
-    }
-}
+#[path = "light_tests.rs"]
+mod tests;
