@@ -4,3 +4,11 @@
 pub mod config;
 pub mod namesrv_api;
 pub mod client;
+pub mod meta;
+pub mod broker;
+pub mod long_polling;
+pub mod processor;
+pub mod role;
+pub mod store;
+
+pub use broker::{Broker, BrokerError, BrokerHandle};

@@ -40,24 +40,11 @@ fn main() -> anyhow::Result<()> {
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
+        let mut stop = rmq_remoting::transport::ShutdownSignal::register()?;
         let handle = NameServer::start(settings).await?;
         println!("The Name Server boot success. serializeType=JSON, address {}", handle.local_addr());
-        shutdown_signal().await;
+        stop.wait().await;
         handle.shutdown().await;
         anyhow::Ok(())
     })
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

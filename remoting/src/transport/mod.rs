@@ -7,6 +7,7 @@ mod channel;
 mod client;
 mod connection;
 mod server;
+mod signal;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,6 +15,7 @@ use std::pin::Pin;
 pub use channel::{Channel, TransportError};
 pub use client::{Client, ClientConfig};
 pub use server::{Server, ServerConfig, ServerHandle};
+pub use signal::ShutdownSignal;
 
 use crate::codec::RemotingCommand;
 

@@ -1,0 +1,75 @@
+//! The broker's replication role as runtime state: read on every send and
+//! pull, changed while running (admin, later the controller), and pushed
+//! down to the store so its writer takes client puts or replicated bytes.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use rmq_store::append::Role as StoreRole;
+
+use crate::config::BrokerRole;
+use crate::store::{MessageStore, MessageStoreError};
+
+/// Current role; cheap to read from any thread.
+#[derive(Debug)]
+pub struct RoleState {
+    role: AtomicU8,
+}
+
+fn encode(r: BrokerRole) -> u8 {
+    match r {
+        BrokerRole::AsyncMaster => 0,
+        BrokerRole::SyncMaster => 1,
+        BrokerRole::Slave => 2,
+    }
+}
+
+fn decode(v: u8) -> BrokerRole {
+    match v {
+        0 => BrokerRole::AsyncMaster,
+        1 => BrokerRole::SyncMaster,
+        _ => BrokerRole::Slave,
+    }
+}
+
+/// What the store's writer does in a broker role.
+pub fn store_role(r: BrokerRole) -> StoreRole {
+    match r {
+        BrokerRole::Slave => StoreRole::Slave,
+        BrokerRole::AsyncMaster | BrokerRole::SyncMaster => StoreRole::Master,
+    }
+}
+
+impl RoleState {
+    pub fn new(r: BrokerRole) -> RoleState {
+        RoleState { role: AtomicU8::new(encode(r)) }
+    }
+
+    pub fn get(&self) -> BrokerRole {
+        decode(self.role.load(Ordering::Acquire))
+    }
+
+    pub fn is_slave(&self) -> bool {
+        self.get() == BrokerRole::Slave
+    }
+
+    /// Switches the store first, then what requests see: a send accepted as
+    /// master always reaches a writer that still takes puts.
+    pub async fn change(&self, store: &MessageStore, to: BrokerRole) -> Result<u64, MessageStoreError> {
+        let from = self.get();
+        if to == BrokerRole::Slave {
+            // requests see slave first: no new put queues behind the switch
+            self.role.store(encode(to), Ordering::Release);
+        }
+        match store.set_role(store_role(to)).await {
+            Ok(end) => {
+                self.role.store(encode(to), Ordering::Release);
+                tracing::info!(from = from.name(), to = to.name(), end, "broker role changed");
+                Ok(end)
+            }
+            Err(e) => {
+                self.role.store(encode(from), Ordering::Release);
+                Err(e)
+            }
+        }
+    }
+}
