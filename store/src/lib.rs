@@ -17,6 +17,7 @@ pub mod record;
 
 pub use error::{RecordError, Result, StoreError};
 pub mod checkpoint;
+pub mod cleanup;
 pub mod config;
 pub mod config_files;
 pub mod consume_queue;

@@ -106,6 +106,17 @@ impl CqWriter {
         self.max_physic_offset
     }
 
+    /// Java `minLogicOffset` as `fillPreBlank` sets it: the queue offset
+    /// (× 20) a queue's first file was created for; 0 otherwise.
+    pub fn min_logic_offset(&self) -> u64 {
+        self.min_logic_offset
+    }
+
+    /// Where the queue ends now (buffered units included).
+    pub fn tail(&self) -> CqTail {
+        CqTail { last_file_start: self.last_start, wrote: self.wrote, max_physic_offset: self.max_physic_offset }
+    }
+
     /// Logical byte offset of the write position (0 without files).
     pub fn end(&self) -> u64 {
         self.last_start.map(|s| s + self.wrote).unwrap_or(0)
@@ -114,6 +125,13 @@ impl CqWriter {
     /// Files this writer created.
     pub fn created(&self) -> &[PathBuf] {
         &self.created
+    }
+
+    /// Files deleted behind the writer (expired-file cleanup; never the last
+    /// one): no longer synced by [`CqWriter::finish`] nor listed as created.
+    pub fn forget_files(&mut self, deleted: &[PathBuf]) {
+        self.created.retain(|p| !deleted.contains(p));
+        self.touched.retain(|p| !deleted.contains(p));
     }
 
     /// Bytes buffered and not yet written.

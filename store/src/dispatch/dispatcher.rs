@@ -7,9 +7,12 @@ use std::path::{Path, PathBuf};
 use super::cq_writer::{CqTail, CqWriter, PutOutcome};
 use super::index_writer::{IndexGeometry, IndexState, IndexWriter};
 use super::request::{check_message, CheckRules, Checked, DispatchRequest};
+use crate::cleanup::QueueMinOffsets;
 use crate::consume_queue::{decode_unit, CQ_UNIT_SIZE};
 use crate::error::{Result, StoreError};
 use crate::mapped_file::{list_mapped_files, CommitLog};
+
+mod expire;
 
 /// Buffered consume-queue bytes across all queues before everything is written.
 const PENDING_LIMIT: u64 = 32 << 20;
@@ -107,6 +110,8 @@ pub struct Dispatcher {
     index: Option<IndexWriter>,
     stats: DispatchStats,
     pending: u64,
+    /// Java `minLogicOffset` of each queue (see `expire.rs`).
+    mins: QueueMinOffsets,
 }
 
 impl Dispatcher {
@@ -132,6 +137,7 @@ impl Dispatcher {
             index,
             stats: DispatchStats::default(),
             pending: 0,
+            mins: QueueMinOffsets::default(),
         })
     }
 
@@ -167,12 +173,18 @@ impl Dispatcher {
                 let w = format!("record at {} has topic {:?}: not dispatched", req.commit_log_offset, req.topic);
                 self.stats.warn(w);
             } else {
-                let outcome = self.writer(&req.topic, req.queue_id)?.put(
-                    req.commit_log_offset,
-                    req.msg_size,
-                    req.tags_code,
-                    req.consume_queue_offset,
-                )?;
+                let w = self.writer(&req.topic, req.queue_id)?;
+                let outcome = w.put(req.commit_log_offset, req.msg_size, req.tags_code, req.consume_queue_offset)?;
+                // `fillPreBlank`: a queue's first file created mid-way sets its min offset
+                let pre_blank = match outcome {
+                    PutOutcome::Written { queue_offset, .. } => {
+                        Some(queue_offset * CQ_UNIT_SIZE).filter(|at| *at != 0 && w.min_logic_offset() == *at)
+                    }
+                    _ => None,
+                };
+                if let Some(at) = pre_blank {
+                    self.mins.set(&req.topic, req.queue_id, at);
+                }
                 self.count(req, outcome);
             }
         }

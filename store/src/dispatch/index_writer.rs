@@ -293,6 +293,10 @@ impl IndexWriter {
     pub fn last_full_end_timestamp(&self) -> i64 {
         self.last_full_end_timestamp
     }
+    /// The file being filled (never deleted by expired-file cleanup).
+    pub fn current_path(&self) -> Option<&Path> {
+        self.current.as_ref().map(|c| c.path.as_path())
+    }
     /// Header of the file being filled.
     pub fn current_header(&self) -> Option<IndexHeader> {
         self.current.as_ref().map(|c| c.header)
