@@ -46,13 +46,29 @@ impl Opt {
     }
 }
 
+/// `OptionGroup`: at most one of its options may be given; a required group needs one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptGroup {
+    /// Member keys, in the order they were added.
+    pub keys: Vec<String>,
+    pub required: bool,
+}
+
+/// An entry of `Options.getRequiredOptions()`: an option key or a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Required {
+    Key(String),
+    Group(usize),
+}
+
 /// `org.apache.commons.cli.Options`: registration order is kept, a later option
 /// with the same key replaces the earlier one in place (a `LinkedHashMap` put).
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     opts: Vec<Opt>,
     longs: Vec<String>,
-    required: Vec<String>,
+    required: Vec<Required>,
+    groups: Vec<OptGroup>,
 }
 
 impl Options {
@@ -68,8 +84,8 @@ impl Options {
             }
         }
         if opt.required {
-            self.required.retain(|k| *k != key);
-            self.required.push(key.clone());
+            self.required.retain(|k| *k != Required::Key(key.clone()));
+            self.required.push(Required::Key(key.clone()));
         }
         match self.opts.iter_mut().find(|o| o.key() == key) {
             Some(slot) => *slot = opt,
@@ -78,9 +94,49 @@ impl Options {
         self
     }
 
+    /// `addOptionGroup`: members lose their own `required` flag (the group decides).
+    pub fn add_group(&mut self, opts: Vec<Opt>, required: bool) -> &mut Options {
+        if required {
+            self.required.push(Required::Group(self.groups.len()));
+        }
+        let keys = opts.iter().map(|o| o.key().to_string()).collect();
+        self.groups.push(OptGroup { keys, required });
+        for mut o in opts {
+            o.required = false;
+            self.add(o);
+        }
+        self
+    }
+
     /// Options in registration order (`helpOptions()`).
     pub fn list(&self) -> &[Opt] {
         &self.opts
+    }
+
+    /// The group an option belongs to (`getOptionGroup`).
+    pub fn group_of(&self, key: &str) -> Option<(usize, &OptGroup)> {
+        self.groups.iter().enumerate().rev().find(|(_, g)| g.keys.iter().any(|k| k == key))
+    }
+
+    /// `OptionGroup.toString()`: `[-b desc, -c desc]`.
+    fn group_text(&self, idx: usize) -> String {
+        let parts: Vec<String> = self.groups[idx]
+            .keys
+            .iter()
+            .filter_map(|k| self.opts.iter().find(|o| o.key() == k))
+            .map(|o| match &o.short {
+                Some(s) => format!("-{s} {}", o.desc),
+                None => format!("--{} {}", o.long.as_deref().unwrap_or_default(), o.desc),
+            })
+            .collect();
+        format!("[{}]", parts.join(", "))
+    }
+
+    fn required_text(&self, r: &Required) -> String {
+        match r {
+            Required::Key(k) => k.clone(),
+            Required::Group(i) => self.group_text(*i),
+        }
     }
 
     fn strip(name: &str) -> &str {
@@ -146,6 +202,8 @@ pub enum ParseError {
     MissingArgument(String),
     Unrecognized(String),
     Ambiguous(String, Vec<String>),
+    /// `AlreadySelectedException`: (option given, option of its group given before).
+    AlreadySelected(String, String),
 }
 
 impl fmt::Display for ParseError {
@@ -161,6 +219,10 @@ impl fmt::Display for ParseError {
                 let list: Vec<String> = candidates.iter().map(|c| format!("'{c}'")).collect();
                 write!(f, "Ambiguous option: '{token}'  (could be: {})", list.join(", "))
             }
+            ParseError::AlreadySelected(key, selected) => write!(
+                f,
+                "The option '{key}' was specified but an option from this group has already been selected: '{selected}'"
+            ),
         }
     }
 }
@@ -170,14 +232,20 @@ impl std::error::Error for ParseError {}
 /// `new DefaultParser().parse(options, args)` (partial long matching on, quotes
 /// stripped from separate value tokens only).
 pub fn parse(options: &Options, args: &[String]) -> Result<CommandLine, ParseError> {
-    let mut p =
-        Parser { options, cmd: CommandLine::default(), current: None, skip: false, expected: options.required.clone() };
+    let mut p = Parser {
+        options,
+        cmd: CommandLine::default(),
+        current: None,
+        skip: false,
+        expected: options.required.clone(),
+        selected: vec![None; options.groups.len()],
+    };
     for token in args {
         p.token(token)?;
     }
     p.check_required_arg()?;
     if !p.expected.is_empty() {
-        return Err(ParseError::MissingOptions(p.expected));
+        return Err(ParseError::MissingOptions(p.expected.iter().map(|r| options.required_text(r)).collect()));
     }
     Ok(p.cmd)
 }
@@ -188,7 +256,9 @@ struct Parser<'a> {
     /// Index into `cmd.found` of the option waiting for its value.
     current: Option<usize>,
     skip: bool,
-    expected: Vec<String>,
+    expected: Vec<Required>,
+    /// The option chosen in each group so far.
+    selected: Vec<Option<String>>,
 }
 
 impl Parser<'_> {
@@ -236,9 +306,18 @@ impl Parser<'_> {
     fn handle(&mut self, key: &str) -> Result<(), ParseError> {
         self.check_required_arg()?;
         let opt = self.options.get(key).expect("caller checked the option exists").clone();
+        let k = opt.key().to_string();
         if opt.required {
-            let k = opt.key().to_string();
-            self.expected.retain(|e| *e != k);
+            self.expected.retain(|e| *e != Required::Key(k.clone()));
+        }
+        if let Some((gi, g)) = self.options.group_of(&k) {
+            if g.required {
+                self.expected.retain(|e| *e != Required::Group(gi));
+            }
+            match &self.selected[gi] {
+                Some(prev) if *prev != k => return Err(ParseError::AlreadySelected(k, prev.clone())),
+                _ => self.selected[gi] = Some(k.clone()),
+            }
         }
         let has_arg = opt.has_arg;
         self.cmd.found.push((opt, Vec::new()));

@@ -21,6 +21,8 @@ pub enum AdminError {
     SendRequest { addr: String },
     /// `MQClientException(code, remark)`.
     Client { code: i32, remark: Option<String> },
+    /// `MQClientException(message, cause)`: a message without a response code.
+    ClientMessage(String),
     /// `MQBrokerException(code, remark[, addr])`.
     Broker { code: i32, remark: Option<String>, addr: Option<String> },
     /// fastjson `JSONException`: a body that does not decode.
@@ -31,6 +33,10 @@ pub enum AdminError {
     NullPointer,
     /// `IllegalArgumentException`.
     IllegalArgument(String),
+    /// A plain `java.lang.Exception(message)` (`CommandUtil`'s look-ups).
+    Plain(String),
+    /// Any other Java exception, by class name.
+    Java { class: &'static str, message: String },
 }
 
 impl AdminError {
@@ -39,12 +45,16 @@ impl AdminError {
             AdminError::Connect { .. } => "org.apache.rocketmq.remoting.exception.RemotingConnectException",
             AdminError::Timeout { .. } => "org.apache.rocketmq.remoting.exception.RemotingTimeoutException",
             AdminError::SendRequest { .. } => "org.apache.rocketmq.remoting.exception.RemotingSendRequestException",
-            AdminError::Client { .. } => "org.apache.rocketmq.client.exception.MQClientException",
+            AdminError::Client { .. } | AdminError::ClientMessage(_) => {
+                "org.apache.rocketmq.client.exception.MQClientException"
+            }
             AdminError::Broker { .. } => "org.apache.rocketmq.client.exception.MQBrokerException",
             AdminError::Json(_) => "com.alibaba.fastjson.JSONException",
             AdminError::NumberFormat(_) => "java.lang.NumberFormatException",
             AdminError::NullPointer => "java.lang.NullPointerException",
             AdminError::IllegalArgument(_) => "java.lang.IllegalArgumentException",
+            AdminError::Plain(_) => "java.lang.Exception",
+            AdminError::Java { class, .. } => class,
         }
     }
 
@@ -59,11 +69,16 @@ impl AdminError {
             }
             AdminError::SendRequest { addr } => Some(format!("send request to <{addr}> failed")),
             AdminError::Client { code, remark: r } => Some(attach_faq(format!("CODE: {code}  DESC: {}", remark(r)))),
+            AdminError::ClientMessage(m) => Some(attach_faq(m.clone())),
             AdminError::Broker { code, remark: r, addr } => {
                 let broker = addr.as_ref().map(|a| format!(" BROKER: {a}")).unwrap_or_default();
                 Some(attach_faq(format!("CODE: {code}  DESC: {}{broker}", remark(r))))
             }
-            AdminError::Json(m) | AdminError::NumberFormat(m) | AdminError::IllegalArgument(m) => Some(m.clone()),
+            AdminError::Json(m)
+            | AdminError::NumberFormat(m)
+            | AdminError::IllegalArgument(m)
+            | AdminError::Plain(m) => Some(m.clone()),
+            AdminError::Java { message, .. } => Some(message.clone()),
             AdminError::NullPointer => None,
         }
     }

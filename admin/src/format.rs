@@ -134,6 +134,12 @@ pub fn parse_long(s: Option<&str>) -> Result<i64, NumberFormatError> {
     s.parse::<i64>().map_err(|_| NumberFormatError::input(s))
 }
 
+/// `Integer.parseInt`.
+pub fn parse_int(s: Option<&str>) -> Result<i32, NumberFormatError> {
+    let s = s.ok_or_else(NumberFormatError::null)?;
+    s.parse::<i32>().map_err(|_| NumberFormatError::input(s))
+}
+
 /// `Double.parseDouble`: surrounding blanks (chars <= ' ') ignored, optional sign,
 /// `NaN`, `Infinity`, decimal with optional exponent and an optional `d`/`f` suffix.
 /// Hexadecimal floating literals (`0x1p3`) are not accepted (Java accepts them).

@@ -4,7 +4,9 @@
 //! * [`run`] is `MQAdminStartup.main0`: no arguments lists the commands,
 //!   `help <cmd>` prints a command's usage, anything else parses the sub-command's
 //!   options with commons-cli rules ([`cli`], [`usage`]) and executes it.
-//! * One module per command group: [`cluster`], [`topic`], [`namesrv`].
+//! * One module per command group: [`cluster`], [`topic`], [`namesrv`],
+//!   [`topic_admin`], [`group`], [`progress`], [`broker_cmds`], [`message`];
+//!   [`broker_api`] holds the broker requests they send.
 //! * [`client`] sends the requests the way `DefaultMQAdminExt` does; [`format`]
 //!   and [`jcoll`] reproduce Java's number formatting and collection orders.
 //!
@@ -12,14 +14,22 @@
 //! 1 when the options do not parse (Java's `System.exit(1)`) and — unlike Java,
 //! which prints the stack trace and still exits 0 — when the command fails.
 
+pub mod admin_body;
+pub mod broker_api;
+pub mod broker_cmds;
 pub mod cli;
 pub mod client;
 pub mod cluster;
 pub mod error;
 pub mod format;
+pub mod group;
 pub mod jcoll;
+pub mod jtime;
+pub mod message;
 pub mod namesrv;
+pub mod progress;
 pub mod topic;
+pub mod topic_admin;
 pub mod usage;
 
 use std::future::Future;
@@ -85,11 +95,21 @@ impl SubCommand {
 /// same relative order, and the others are reported as not existing until added here.
 pub fn commands() -> Vec<SubCommand> {
     let mut v = Vec::new();
+    v.extend(topic_admin::update_commands());
+    v.extend(topic_admin::delete_commands());
+    v.extend(group::update_commands());
+    v.extend(group::delete_commands());
+    v.extend(broker_cmds::update_commands());
     v.extend(topic::route_commands());
+    v.extend(topic_admin::status_commands());
+    v.extend(broker_cmds::status_commands());
+    v.extend(message::commands());
+    v.extend(progress::commands());
     v.extend(cluster::commands());
     v.extend(topic::list_commands());
     v.extend(namesrv::kv_commands());
     v.extend(namesrv::config_commands());
+    v.extend(broker_cmds::get_commands());
     v
 }
 

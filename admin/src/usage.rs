@@ -37,29 +37,59 @@ fn compare_ignore_case(a: &str, b: &str) -> std::cmp::Ordering {
     fold(a).cmp(&fold(b))
 }
 
-/// `printUsage(pw, width, app, options)` without the final line break.
+/// `appendOption`: `-x <arg>`, in brackets unless required.
+fn append_option(buff: &mut String, o: &Opt, required: bool) {
+    if !required {
+        buff.push('[');
+    }
+    match &o.short {
+        Some(s) => {
+            buff.push('-');
+            buff.push_str(s);
+        }
+        None => {
+            buff.push_str("--");
+            buff.push_str(o.long.as_deref().unwrap_or_default());
+        }
+    }
+    if o.has_arg {
+        buff.push_str(" <arg>");
+    }
+    if !required {
+        buff.push(']');
+    }
+}
+
+/// `printUsage(pw, width, app, options)` without the final line break. A group is
+/// written once, where its first member sorts: `-b <arg> | -c <arg>` (bracketed
+/// when the group is optional).
 fn usage(app: &str, options: &Options) -> String {
     let mut buff = format!("usage: {app} ");
     let list = sorted(options);
+    let mut done_groups: Vec<usize> = Vec::new();
     for (i, o) in list.iter().enumerate() {
-        if !o.required {
-            buff.push('[');
-        }
-        match &o.short {
-            Some(s) => {
-                buff.push('-');
-                buff.push_str(s);
+        match options.group_of(o.key()) {
+            Some((gi, g)) => {
+                if !done_groups.contains(&gi) {
+                    done_groups.push(gi);
+                    if !g.required {
+                        buff.push('[');
+                    }
+                    let mut members: Vec<&Opt> =
+                        g.keys.iter().filter_map(|k| options.list().iter().find(|m| m.key() == k)).collect();
+                    members.sort_by(|a, b| compare_ignore_case(a.key(), b.key()));
+                    for (j, m) in members.iter().enumerate() {
+                        append_option(&mut buff, m, true);
+                        if j + 1 < members.len() {
+                            buff.push_str(" | ");
+                        }
+                    }
+                    if !g.required {
+                        buff.push(']');
+                    }
+                }
             }
-            None => {
-                buff.push_str("--");
-                buff.push_str(o.long.as_deref().unwrap_or_default());
-            }
-        }
-        if o.has_arg {
-            buff.push_str(" <arg>");
-        }
-        if !o.required {
-            buff.push(']');
+            None => append_option(&mut buff, o, o.required),
         }
         if i + 1 < list.len() {
             buff.push(' ');
