@@ -39,6 +39,8 @@ pub enum BrokerError {
     BrokerIp(String),
     #[error("startup task failed: {0}")]
     Task(String),
+    #[error(transparent)]
+    DelayLevel(#[from] crate::schedule::LevelError),
 }
 
 pub struct Broker;
@@ -72,6 +74,8 @@ impl Broker {
     /// Starts from finished settings (`BrokerSettings::finish` already applied).
     pub async fn start(settings: BrokerSettings) -> Result<BrokerHandle, BrokerError> {
         let role = settings.role()?;
+        // a messageDelayLevel Java cannot parse stops its broker from loading
+        let levels = crate::schedule::DelayLevels::parse(&settings.store.message_delay_level)?;
         let ip: std::net::IpAddr =
             settings.broker.broker_ip1.trim().parse().map_err(|_| BrokerError::BrokerIp(settings.broker.broker_ip1.clone()))?;
         let s2 = settings.clone();
@@ -116,6 +120,8 @@ impl Broker {
             store_host,
             uniq_ids: UniqIdGenerator::new(ip),
             transactions: parking_lot::RwLock::new(None),
+            delay: parking_lot::RwLock::new(None),
+            locks: crate::processor::lock::RebalanceLockManager::default(),
             started: Instant::now(),
             register_soon: tokio::sync::Notify::new(),
             heartbeat_fingerprints: parking_lot::Mutex::new(Default::default()),
@@ -144,17 +150,23 @@ impl Broker {
             broker_addr: format!("{}:{}", b.broker_ip1, local.port()),
             ha_server_addr: format!("{}:{}", b.broker_ip2, state.settings.store.ha_listen_port),
             enable_acting_master: b.enable_slave_acting_master,
-            heartbeat_timeout_millis: Some(b.broker_not_active_timeout_millis),
+            // Java sends brokerNotActiveTimeoutMillis (10 s) only with enableSlaveActingMaster
+            // (then it also sends BROKER_HEARTBEAT); otherwise none, and the name server keeps
+            // its 120 s default between the 30 s registrations
+            heartbeat_timeout_millis: b.enable_slave_acting_master.then_some(b.broker_not_active_timeout_millis),
             compressed: b.compressed_register,
         };
         let timeout = Duration::from_millis(b.register_broker_timeout_mills.max(1000) as u64);
         let namesrv = Arc::new(NamesrvApi::new(Client::new(ClientConfig::default()), timeout));
         let (stop, stop_rx) = watch::channel(false);
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(register_loop(state.clone(), namesrv.clone(), identity.clone(), stop_rx.clone())),
             tokio::spawn(persist_loop(state.clone(), stop_rx.clone())),
-            tokio::spawn(housekeeping_loop(state.clone(), stop_rx)),
+            tokio::spawn(housekeeping_loop(state.clone(), stop_rx.clone())),
         ];
+        // delay levels and transactions: their tasks stop before the store does
+        tasks.extend(crate::schedule::start(&state, levels, stop_rx.clone()));
+        tasks.push(crate::transaction::start(&state, stop_rx));
         info!(
             broker = %identity.broker_name, addr = %identity.broker_addr, listen = %local,
             fast = %fast_server.local_addr(), role = role.name(), java = ?state.flavor, "broker started"

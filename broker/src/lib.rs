@@ -9,6 +9,9 @@ pub mod broker;
 pub mod long_polling;
 pub mod processor;
 pub mod role;
+pub mod schedule;
 pub mod store;
+mod stored;
+pub mod transaction;
 
 pub use broker::{Broker, BrokerError, BrokerHandle};

@@ -77,7 +77,7 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("{e:#}");
             let code = match e.downcast_ref::<BrokerError>() {
-                Some(BrokerError::Meta(_) | BrokerError::Store(_)) => -3,
+                Some(BrokerError::Meta(_) | BrokerError::Store(_) | BrokerError::DelayLevel(_)) => -3,
                 _ => -1,
             };
             exit(code)

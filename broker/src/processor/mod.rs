@@ -5,10 +5,14 @@
 pub mod admin;
 mod admin_ctx;
 mod client;
+mod end_tx;
+pub mod lock;
 mod offset;
-mod props;
+pub mod props;
 mod pull;
+mod query;
 mod send;
+mod sendback;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,7 +31,7 @@ use crate::meta::Meta;
 use crate::role::RoleState;
 use crate::store::{MessageStore, MessageStoreError};
 
-pub use send::{TransactionHook, UniqIdGenerator};
+pub use send::{DelayHook, TransactionHook, UniqIdGenerator};
 
 /// Everything requests share.
 pub struct BrokerState {
@@ -44,6 +48,10 @@ pub struct BrokerState {
     pub uniq_ids: UniqIdGenerator,
     /// Half messages (`TRAN_MSG=true`) go here once transactions exist.
     pub transactions: parking_lot::RwLock<Option<Arc<dyn TransactionHook>>>,
+    /// Delay levels park messages in SCHEDULE_TOPIC_XXXX once the schedule service runs.
+    pub delay: parking_lot::RwLock<Option<Arc<dyn DelayHook>>>,
+    /// Orderly consumers' queue locks (LOCK_BATCH_MQ / UNLOCK_BATCH_MQ).
+    pub locks: lock::RebalanceLockManager,
     pub started: Instant,
     /// Wakes the registration task early (a topic was created, Java re-registers at once).
     pub register_soon: tokio::sync::Notify,
@@ -75,6 +83,12 @@ pub const SUPPORTED: &[RequestCode] = &[
     RequestCode::UNREGISTER_CLIENT,
     RequestCode::GET_CONSUMER_LIST_BY_GROUP,
     RequestCode::CHECK_CLIENT_CONFIG,
+    RequestCode::CONSUMER_SEND_MSG_BACK,
+    RequestCode::END_TRANSACTION,
+    RequestCode::QUERY_MESSAGE,
+    RequestCode::VIEW_MESSAGE_BY_ID,
+    RequestCode::LOCK_BATCH_MQ,
+    RequestCode::UNLOCK_BATCH_MQ,
 ];
 
 /// Codes the fast port (`listenPort - 2`, VIP channel) does not serve: pulls.
@@ -185,6 +199,12 @@ async fn process(state: &Arc<BrokerState>, channel: &Channel, req: &RemotingComm
         RequestCode::UNREGISTER_CLIENT => client::unregister(state, channel, req),
         RequestCode::GET_CONSUMER_LIST_BY_GROUP => client::consumer_list(state, req),
         RequestCode::CHECK_CLIENT_CONFIG => client::check_client_config(state, req),
+        RequestCode::CONSUMER_SEND_MSG_BACK => sendback::send_back(state, channel, req).await,
+        RequestCode::END_TRANSACTION => end_tx::end_transaction(state, channel, req).await,
+        RequestCode::QUERY_MESSAGE => query::query_message(state, req).await,
+        RequestCode::VIEW_MESSAGE_BY_ID => query::view_message_by_id(state, req).await,
+        RequestCode::LOCK_BATCH_MQ => lock::lock_batch(state, req),
+        RequestCode::UNLOCK_BATCH_MQ => lock::unlock_batch(state, req),
         code if admin::CODES.contains(&code) => Ok(admin::handle(state.as_ref(), channel, req).await),
         _ => not_supported(req),
     }

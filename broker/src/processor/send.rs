@@ -26,12 +26,20 @@ const PERM_READ: i32 = 4;
 const PERM_WRITE: i32 = 2;
 const TRANSACTION_TYPE_MASK: i32 = 0xC;
 
-/// Where half messages go once transactions exist (the third engineer's
-/// service); until one is installed they are refused like
-/// `rejectTransactionMessage=true`.
+/// Where half messages go once transactions exist (`crate::transaction`);
+/// until one is installed they are refused like `rejectTransactionMessage=true`.
 pub trait TransactionHook: Send + Sync {
-    /// Stores a half message (Java `asyncPrepareMessage`).
-    fn prepare(&self, msg: MessageToStore) -> BoxFuture<PutResult>;
+    /// Stores a half message (Java `asyncPrepareMessage`); `props` is the
+    /// message's property map as Java holds it (the half re-serializes it).
+    fn prepare(&self, msg: MessageToStore, props: &JavaProps) -> BoxFuture<PutResult>;
+}
+
+/// Delay levels (`crate::schedule`): Java's `handleScheduleMessage` on a put.
+pub trait DelayHook: Send + Sync {
+    /// For a NOT/COMMIT-type message whose map has `DELAY` > 0: the topic,
+    /// queue and properties string it is stored with while it waits
+    /// (SCHEDULE_TOPIC_XXXX, level - 1). `None`: store it as it is.
+    fn rewrite(&self, topic: &str, queue_id: i32, sys_flag: i32, props: &JavaProps) -> Option<(String, i32, String)>;
 }
 
 /// `MessageClientIDSetter.createUniqID` for 5.x sends without UNIQ_KEY:
@@ -263,9 +271,22 @@ pub(crate) async fn send(state: &Arc<BrokerState>, channel: &Channel, req: &Remo
     } else {
         p.to_java_string()
     };
+    if state.flavor == JavaFlavor::V4_9_8 {
+        // Java puts WAIT back into the map (last in its bucket): the delay and
+        // half rewrites re-serialize the map, WAIT included
+        if let Some(w) = p.remove(props::WAIT) {
+            p.put(props::WAIT, &w);
+        }
+    }
+    let to_half = tran && !(reconsume > 0 && delay_level > 0);
+    let delay = if to_half { None } else { state.delay.read().clone() };
+    let (store_topic, store_queue, properties) = match delay.and_then(|d| d.rewrite(&topic, queue_id, sys_flag, &p)) {
+        Some(parked) => parked,
+        None => (topic, queue_id, properties),
+    };
     let msg = MessageToStore {
-        topic,
-        queue_id,
+        topic: store_topic,
+        queue_id: store_queue,
         flag: h.flag,
         body: req.body.clone().unwrap_or_default(),
         properties: Bytes::from(properties),
@@ -276,10 +297,10 @@ pub(crate) async fn send(state: &Arc<BrokerState>, channel: &Channel, req: &Remo
         reconsume_times: reconsume,
         prepared_transaction_offset: 0,
     };
-    let result = if tran && !(reconsume > 0 && delay_level > 0) {
+    let result = if to_half {
         let hook = state.transactions.read().clone();
         match hook.filter(|_| !b.reject_transaction_message) {
-            Some(t) => t.prepare(msg).await,
+            Some(t) => t.prepare(msg, &p).await,
             None => {
                 let remark = format!("the broker[{}] sending transaction message is forbidden", b.broker_ip1);
                 return with_code(base, ResponseCode::NO_PERMISSION, remark);
