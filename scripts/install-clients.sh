@@ -8,8 +8,8 @@
 #   rust    crates.io rocketmq-client-rust =1.0.0 (driver compat-tests/clients/rust, own workspace)
 #
 # Cache: $RMQ_COMPAT_CACHE, else ${XDG_CACHE_HOME:-$HOME/.cache}/rmq-compat. Every step is skipped
-# when its stamp file says it is already done, so a second run costs a few seconds (the Rust
-# driver is rebuilt by cargo only when its sources changed).
+# when its stamp file says it is already done, so a second run costs about a second (the Rust
+# driver is rebuilt only when its sources changed).
 #
 # Environment:
 #   RMQ_COMPAT_CLIENTS=0            install nothing, print nothing, exit 0 (the test then skips)
@@ -18,7 +18,7 @@
 # stdout: a manifest, one KEY=VALUE per line (also written to $CACHE/clients.env), for the test:
 #   RMQ_CLIENT_CPP050_PYTHON, RMQ_CLIENT_CPP044_PYTHON  venv interpreters for compat-tests/clients/python/driver.py
 #   RMQ_CLIENT_NODE, RMQ_CLIENT_NODE_PATH              node and the node_modules for compat-tests/clients/node/driver.js
-#   RMQ_CLIENT_RUST_BIN                                the built Rust driver
+#   RMQ_CLIENT_RUST_BIN                                the built Rust driver (rust-bin/<source hash>/)
 # A client that failed to install is left out of the manifest and reported on stderr; the script
 # then exits 1 (after installing the others).
 # Logs go to stderr. (Inside the install_* functions, called as `f || failed+=(...)`, `set -e` is
@@ -86,12 +86,33 @@ install_node() {
 if wants node; then install_node || failed+=(node); fi
 
 # ---- rocketmq-client-rust driver: own workspace and lockfile, target dir in the cache ----
+# The built binary is copied (debug info stripped) to rust-bin/<hash of the driver's sources>/, and
+# that copy is what the manifest names: two checkouts with different driver sources (a CI clone
+# next to a work tree) share the target dir but never run each other's driver. The 3 most
+# recently used copies are kept.
 install_rust() {
-    local target=$CACHE/rust-target
-    log "building the rocketmq-client-rust driver (target dir $target; first build takes minutes)"
-    CARGO_TARGET_DIR=$target cargo build --locked --quiet \
-        --manifest-path "$CLIENTS_DIR/rust/Cargo.toml" >&2 || return 1
-    manifest+=("RMQ_CLIENT_RUST_BIN=$target/debug/rmq-client-rust-driver")
+    local target=$CACHE/rust-target hash bin
+    hash=$(cd "$CLIENTS_DIR/rust" && { find src -name '*.rs' | LC_ALL=C sort; cat Cargo.toml Cargo.lock;
+        find src -name '*.rs' | LC_ALL=C sort | xargs cat; } | sha256sum | cut -c1-16)
+    bin=$CACHE/rust-bin/$hash/rmq-client-rust-driver
+    if [[ ! -x $bin ]]; then
+        log "building the rocketmq-client-rust driver (target dir $target; first build takes minutes)"
+        # The hash goes into the driver crate's compiler arguments: cargo's mtime check alone
+        # would take another clone's newer build of the same package for fresh.
+        CARGO_TARGET_DIR=$target cargo rustc --locked --quiet --bin rmq-client-rust-driver \
+            --manifest-path "$CLIENTS_DIR/rust/Cargo.toml" -- --cfg "rmq_driver_src=\"$hash\"" >&2 || return 1
+        mkdir -p "$CACHE/rust-bin/$hash" || return 1
+        if command -v strip >/dev/null 2>&1; then
+            strip --strip-debug -o "$bin.tmp" "$target/debug/rmq-client-rust-driver" || return 1
+        else
+            cp "$target/debug/rmq-client-rust-driver" "$bin.tmp" || return 1
+        fi
+        mv -f "$bin.tmp" "$bin" || return 1
+    fi
+    touch "$CACHE/rust-bin/$hash"
+    # shellcheck disable=SC2012
+    ls -1t "$CACHE/rust-bin" | tail -n +4 | while read -r old; do rm -rf "${CACHE:?}/rust-bin/$old"; done
+    manifest+=("RMQ_CLIENT_RUST_BIN=$bin")
 }
 if wants rust; then install_rust || failed+=(rust); fi
 

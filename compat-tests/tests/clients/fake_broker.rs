@@ -71,7 +71,7 @@ fn inflate_if(flag: i32, body: &[u8]) -> (Vec<u8>, bool) {
 }
 
 /// The messages of a SEND_BATCH_MESSAGE body (MessageDecoder.encodeMessages layout).
-fn decode_batch(mut b: &[u8]) -> Vec<(i32, Vec<u8>, BTreeMap<String, String>)> {
+pub(crate) fn decode_batch(mut b: &[u8]) -> Vec<(i32, Vec<u8>, BTreeMap<String, String>)> {
     let mut out = Vec::new();
     let int = |b: &[u8]| i32::from_be_bytes(b[..4].try_into().unwrap());
     while b.len() >= 20 {
