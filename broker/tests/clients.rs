@@ -140,3 +140,66 @@ async fn admin_requests_are_routed() {
     assert_eq!(records(r.body.as_deref().unwrap())[0].body.to_vec(), b"y".to_vec());
     b.shutdown().await;
 }
+
+/// Answers GET_CONSUMER_RUNNING_INFO and CONSUME_MESSAGE_DIRECTLY like a consumer client.
+struct RunningInfo;
+
+impl RequestHandler for RunningInfo {
+    fn handle(&self, _ch: &Channel, req: RemotingCommand) -> BoxFuture<Option<RemotingCommand>> {
+        Box::pin(async move {
+            let body = format!("{{\"code\":{},\"bodyLen\":{}}}", req.code, req.body.as_ref().map_or(0, |b| b.len()));
+            Some(RemotingCommand::response_to(&req, ResponseCode::SUCCESS, None).with_body(body.into_bytes()))
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_info_and_consume_directly_are_forwarded_to_the_client() {
+    let d = tempfile::tempdir().unwrap();
+    let b = broker(settings(&d.path().join("store"), None)).await;
+    let addr = b.local_addr().to_string();
+    let consumer = Client::with_handler(ClientConfig::default(), Arc::new(RunningInfo));
+    call(&consumer, &addr, heartbeat("ri@1", "rig", "*")).await;
+    let admin = client();
+
+    let mut req = RemotingCommand::request(RequestCode::GET_CONSUMER_RUNNING_INFO);
+    req.set_ext("consumerGroup", "rig");
+    req.set_ext("clientId", "ri@1");
+    let r = admin.invoke(&addr, req.clone(), Duration::from_secs(5)).await.unwrap();
+    assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{:?}", r.remark);
+    assert_eq!(r.body.as_deref(), Some(&b"{\"code\":307,\"bodyLen\":0}"[..]));
+
+    // An unknown client is named in Java's words.
+    req.set_ext("clientId", "nobody");
+    let r = admin.invoke(&addr, req, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(r.response_code(), ResponseCode::SYSTEM_ERROR);
+    assert_eq!(r.remark.as_deref(), Some("The Consumer <rig> <nobody> not online"));
+
+    // CONSUME_MESSAGE_DIRECTLY carries the stored record, found by its offsetMsgId.
+    let mut send = RemotingCommand::request(RequestCode::SEND_MESSAGE);
+    for (k, v) in [
+        ("producerGroup", "PG"),
+        ("topic", "HbTopic"),
+        ("defaultTopic", "TBW102"),
+        ("defaultTopicQueueNums", "4"),
+        ("queueId", "0"),
+        ("sysFlag", "0"),
+        ("bornTimestamp", "1"),
+        ("flag", "0"),
+    ] {
+        send.set_ext(k, v);
+    }
+    send.body = Some(bytes::Bytes::from_static(b"direct"));
+    let sent = admin.invoke(&addr, send, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(sent.response_code(), ResponseCode::SUCCESS, "{:?}", sent.remark);
+    let msg_id = sent.ext("msgId").unwrap().to_string();
+    let mut direct = RemotingCommand::request(RequestCode::CONSUME_MESSAGE_DIRECTLY);
+    direct.set_ext("consumerGroup", "rig");
+    direct.set_ext("clientId", "ri@1");
+    direct.set_ext("msgId", msg_id);
+    let r = admin.invoke(&addr, direct, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{:?}", r.remark);
+    let text = String::from_utf8(r.body.unwrap().to_vec()).unwrap();
+    assert!(text.starts_with("{\"code\":309,\"bodyLen\":") && !text.contains("\"bodyLen\":0"), "{text}");
+    b.shutdown().await;
+}

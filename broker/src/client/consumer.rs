@@ -179,6 +179,11 @@ impl ConsumerManager {
         self.groups.lock().keys().cloned().collect()
     }
 
+    /// One client of a group, with its channel and version (requests forwarded to it).
+    pub fn client(&self, group: &str, client_id: &str) -> Option<ClientChannel> {
+        self.groups.lock().get(group).and_then(|g| g.channels.values().find(|c| c.client_id == client_id).cloned())
+    }
+
     /// The channel of one client of a group (GET_CONSUMER_RUNNING_INFO forwarding).
     pub fn find_channel(&self, group: &str, client_id: &str) -> Option<Channel> {
         self.groups

@@ -8,6 +8,7 @@ mod client;
 mod end_tx;
 pub mod lock;
 mod offset;
+mod passthrough;
 pub mod props;
 mod pull;
 mod query;
@@ -89,6 +90,8 @@ pub const SUPPORTED: &[RequestCode] = &[
     RequestCode::VIEW_MESSAGE_BY_ID,
     RequestCode::LOCK_BATCH_MQ,
     RequestCode::UNLOCK_BATCH_MQ,
+    RequestCode::GET_CONSUMER_RUNNING_INFO,
+    RequestCode::CONSUME_MESSAGE_DIRECTLY,
 ];
 
 /// Codes the fast port (`listenPort - 2`, VIP channel) does not serve: pulls.
@@ -205,6 +208,8 @@ async fn process(state: &Arc<BrokerState>, channel: &Channel, req: &RemotingComm
         RequestCode::VIEW_MESSAGE_BY_ID => query::view_message_by_id(state, req).await,
         RequestCode::LOCK_BATCH_MQ => lock::lock_batch(state, req),
         RequestCode::UNLOCK_BATCH_MQ => lock::unlock_batch(state, req),
+        RequestCode::GET_CONSUMER_RUNNING_INFO => passthrough::consumer_running_info(state, req).await,
+        RequestCode::CONSUME_MESSAGE_DIRECTLY => passthrough::consume_message_directly(state, req).await,
         code if admin::CODES.contains(&code) => Ok(admin::handle(state.as_ref(), channel, req).await),
         _ => not_supported(req),
     }

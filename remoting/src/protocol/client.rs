@@ -140,3 +140,16 @@ ext_header! {
         str req producer_group: String = "producerGroup",
     }
 }
+
+ext_header! {
+    /// CONSUME_MESSAGE_DIRECTLY (309), admin -> broker -> client.
+    pub struct ConsumeMessageDirectlyResultRequestHeader {
+        str req consumer_group: String = "consumerGroup",
+        str opt client_id: String = "clientId",
+        str opt msg_id: String = "msgId",
+        str opt broker_name: String = "brokerName",
+        str opt topic: String = "topic",
+        int opt topic_sys_flag: i32 = "topicSysFlag",
+        int opt group_sys_flag: i32 = "groupSysFlag",
+    }
+}
