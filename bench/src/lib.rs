@@ -8,6 +8,7 @@
 //! * [`ceiling`]: a server answering sends with a canned SUCCESS: the protocol ceiling.
 //! * [`compare`]: ceiling vs target at several connection counts, one run.
 //! * [`sysinfo`]: RSS of a process, time from spawn to first accept.
+//! * [`topic`]: create a topic on one broker and wait for its route (UPDATE_AND_CREATE_TOPIC).
 //!
 //! Every run is bounded by a duration or a count, and only loopback addresses are dialed.
 
@@ -25,6 +26,7 @@ pub mod route;
 pub mod scheduler;
 pub mod stats;
 pub mod sysinfo;
+pub mod topic;
 pub mod util;
 
 pub use error::{BenchError, Result};

@@ -15,6 +15,7 @@ use rmq_bench::produce::{self, ProduceConfig, SendMode};
 use rmq_bench::route::RouteSource;
 use rmq_bench::scheduler::Limit;
 use rmq_bench::sysinfo::{self, StartupConfig};
+use rmq_bench::topic::{self, CreateTopicConfig};
 use rmq_bench::util::parse_duration;
 use rmq_remoting::SerializeType;
 
@@ -44,6 +45,8 @@ enum Cmd {
     Rss(RssArgs),
     /// Start a daemon, time its first accepted connection, read its idle RSS, stop it.
     Startup(StartupArgs),
+    /// Create a topic on one broker (UPDATE_AND_CREATE_TOPIC) and wait for its name-server route.
+    CreateTopic(CreateTopicArgs),
 }
 
 #[derive(Args, Clone)]
@@ -287,6 +290,28 @@ struct StartupArgs {
     command: Vec<String>,
 }
 
+#[derive(Args)]
+struct CreateTopicArgs {
+    /// The broker to create the topic on.
+    #[arg(long)]
+    broker: String,
+    #[arg(long)]
+    topic: String,
+    /// Read and write queues.
+    #[arg(long, default_value_t = 8)]
+    queues: i32,
+    /// Wait until this name server routes the topic to the broker.
+    #[arg(long)]
+    namesrv: Option<String>,
+    /// How long to wait for the route.
+    #[arg(long, default_value = "40s", value_parser = parse_duration)]
+    wait: Duration,
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    timeout: Duration,
+    #[arg(long)]
+    json: bool,
+}
+
 fn serialize_type(s: Serialize) -> SerializeType {
     match s {
         Serialize::Json => SerializeType::Json,
@@ -426,6 +451,17 @@ async fn run(cmd: Cmd) -> Result<()> {
             };
             let report = tokio::task::spawn_blocking(move || sysinfo::startup(&cfg)).await??;
             emit(a.json, &report, |r| r.render_text())
+        }
+        Cmd::CreateTopic(a) => {
+            let cfg = CreateTopicConfig {
+                broker: a.broker,
+                topic: a.topic,
+                queues: a.queues,
+                namesrv: a.namesrv,
+                wait: a.wait,
+                timeout: a.timeout,
+            };
+            emit(a.json, &topic::run(&cfg).await?, |r| r.render_text())
         }
     }
 }
