@@ -174,8 +174,8 @@ impl MessageStore {
         wo.end_offset = Some(end);
         wo.queue_offsets = offsets;
         wo.checkpoint = Some(session.checkpoint().clone());
-        wo.logics_dir = Some(cq_root);
-        let (s1, s2) = (sink.clone(), sink);
+        wo.logics_dir = Some(cq_root.clone());
+        let (s1, s2, s3) = (sink.clone(), sink.clone(), sink);
         wo.hooks = Hooks {
             dispatch: Some(Box::new(move |r| {
                 if let Some(s) = s1.lock().as_mut() {
@@ -187,7 +187,7 @@ impl MessageStore {
                     trimmed2.lock().extend(s.truncated(off));
                 }
             })),
-            on_min_offset: None,
+            on_min_offset: Some(Box::new(move |min_phy| sink::expire_all(&s3, &cq_root, min_phy))),
         };
         let writer = CommitLogWriter::open(wo)?;
         session.mark_running()?;

@@ -94,6 +94,13 @@ impl Queue {
         Ok(self.read_from(offset, 1)?.into_iter().next())
     }
 
+    /// Files deleted by the expired-file cleanup: drop their open handles.
+    pub(crate) fn forget_files(&self, deleted: &[PathBuf]) {
+        if !deleted.is_empty() {
+            self.files.lock().retain(|start, _| !deleted.contains(&self.path_of(*start)));
+        }
+    }
+
     fn path_of(&self, start: u64) -> PathBuf {
         self.dir.join(offset_to_file_name(start))
     }

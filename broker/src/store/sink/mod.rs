@@ -16,6 +16,9 @@ use tracing::{error, warn};
 
 use super::queues::QueueTable;
 
+mod expire;
+pub(crate) use expire::expire_all;
+
 /// Called after a message reached its consume queue: `(topic, queueId, next
 /// offset, tagsCode)`, for long polling (Java `MessageArrivingListener`).
 pub type ArrivalFn = Arc<dyn Fn(&str, i32, i64, i64) + Send + Sync>;
@@ -26,6 +29,7 @@ pub struct DispatchSink {
     cq_root: PathBuf,
     writers: HashMap<(String, i32), CqWriter>,
     index: Option<IndexWriter>,
+    index_dir: Option<PathBuf>,
     checkpoint: Arc<CheckpointFile>,
     arrival: Option<ArrivalFn>,
     last_cq_timestamp: i64,
@@ -45,15 +49,16 @@ impl DispatchSink {
         checkpoint: Arc<CheckpointFile>,
         arrival: Option<ArrivalFn>,
     ) -> Result<DispatchSink, StoreError> {
-        let index = match index {
-            Some((dir, geom)) => Some(IndexWriter::new(&dir, geom, IndexState::from_disk(&dir, geom)?, false)?),
-            None => None,
+        let (index, index_dir) = match index {
+            Some((dir, geom)) => (Some(IndexWriter::new(&dir, geom, IndexState::from_disk(&dir, geom)?, false)?), Some(dir)),
+            None => (None, None),
         };
         Ok(DispatchSink {
             queues,
             cq_root,
             writers: HashMap::new(),
             index,
+            index_dir,
             checkpoint,
             arrival,
             last_cq_timestamp: 0,
