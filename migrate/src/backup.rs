@@ -7,9 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BackedUpFile {
     /// Path inside the backup directory.
     pub path: String,
@@ -18,7 +18,7 @@ pub struct BackedUpFile {
     pub size: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Backup {
     pub dir: PathBuf,
     pub store: PathBuf,
@@ -84,6 +84,51 @@ pub fn backup(store: &Path, files: &[PathBuf], dest: &Path, command: &str) -> an
     Ok(out)
 }
 
+/// Adds `files` (and every file below any directory in it) to the backup in
+/// `dest`, creating it when needed, and rewrites its manifest. A file the
+/// manifest already lists keeps its first copy: a command re-run after a
+/// crash must not replace the original content with a half-changed one.
+/// Used by commands that change files in several steps (`align`).
+pub fn add(store: &Path, files: &[PathBuf], dest: &Path, command: &str) -> anyhow::Result<Backup> {
+    std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
+    let manifest = dest.join("manifest.json");
+    let abs = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut out = match std::fs::read(&manifest) {
+        Ok(b) => serde_json::from_slice::<Backup>(&b).with_context(|| format!("reading {}", manifest.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Backup { dir: abs(dest), store: abs(store), command: command.into(), files: Vec::new() }
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", manifest.display())),
+    };
+    let mut all = Vec::new();
+    for f in files {
+        collect(f, &mut all)?;
+    }
+    let mut added = false;
+    for f in all {
+        let original = abs(&f);
+        if out.files.iter().any(|b| b.original == original) {
+            continue;
+        }
+        let name = backup_name(store, &f);
+        let to = dest.join(&name);
+        if let Some(p) = to.parent() {
+            std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
+        }
+        let size = std::fs::copy(&f, &to).with_context(|| format!("copying {} to {}", f.display(), to.display()))?;
+        std::fs::File::open(&to).and_then(|h| h.sync_all()).with_context(|| format!("syncing {}", to.display()))?;
+        out.files.push(BackedUpFile { path: name, original, size });
+        added = true;
+    }
+    if added || !manifest.exists() {
+        // written after the copies: a crash before this line re-copies the same originals
+        let tmp = dest.join("manifest.json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&out)?).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &manifest).with_context(|| format!("writing {}", manifest.display()))?;
+    }
+    Ok(out)
+}
+
 fn collect(p: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     let md = match std::fs::symlink_metadata(p) {
         Ok(m) => m,
@@ -123,5 +168,22 @@ mod tests {
         assert_eq!(std::fs::read(dest.join("cq/T/0/f")).unwrap(), b"abc");
         assert!(dest.join("manifest.json").exists());
         assert!(backup(&store, &[], &dest, "t").is_err());
+    }
+
+    #[test]
+    fn add_keeps_the_first_copy_of_a_file() {
+        let d = tempfile::tempdir().unwrap();
+        let store = d.path().join("s");
+        std::fs::create_dir_all(&store).unwrap();
+        std::fs::write(store.join("a"), b"original").unwrap();
+        let dest = d.path().join("bk");
+        add(&store, &[store.join("a")], &dest, "t").unwrap();
+        std::fs::write(store.join("a"), b"changed").unwrap();
+        std::fs::write(store.join("b"), b"b").unwrap();
+        let b = add(&store, &[store.join("a"), store.join("b")], &dest, "t").unwrap();
+        assert_eq!(b.files.len(), 2);
+        assert_eq!(std::fs::read(dest.join("a")).unwrap(), b"original");
+        let m: Backup = serde_json::from_slice(&std::fs::read(dest.join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(m.files.len(), 2);
     }
 }

@@ -30,6 +30,15 @@ pub enum Command {
     ///
     /// Without --out or --in-place only reports what would be written.
     Rebuild(RebuildArgs),
+    /// Turn a DLedger store (or the best node of a DLedger group) into a plain commitlog store.
+    ///
+    /// Without --out or --in-place --apply only reports what would be done.
+    #[command(name = "convert-dledger")]
+    ConvertDledger(ConvertDledgerArgs),
+    /// Compare a slave's commitlog with its master's; with --apply make it a copy of the master's.
+    ///
+    /// Exit status of a dry run: 0 aligned, 1 the slave needs changes.
+    Align(AlignArgs),
 }
 
 /// Where the store is and how to read it.
@@ -161,4 +170,79 @@ pub struct RebuildArgs {
     /// Replace DIR/consumequeue and DIR/index (after a backup) and update the checkpoint.
     #[arg(long = "in-place")]
     pub in_place: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConvertDledgerArgs {
+    /// Store root of a DLedger broker (storePathRootDir, holding dledger-<selfId>/).
+    #[arg(required_unless_present = "group", conflicts_with = "group")]
+    pub dir: Option<PathBuf>,
+    /// Store roots of the nodes of one DLedger group, comma-separated: they are checked for
+    /// agreement and the node with the highest committed index is converted.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub group: Vec<PathBuf>,
+    /// Write the converted store into this directory (must not exist or be empty).
+    #[arg(long, conflicts_with = "in_place")]
+    pub out: Option<PathBuf>,
+    /// Convert DIR itself: a dry run unless --apply.
+    #[arg(long = "in-place", conflicts_with = "group")]
+    pub in_place: bool,
+    /// With --in-place: back up, convert and swap the files (safe to run again after an interruption).
+    #[arg(long, requires = "in_place")]
+    pub apply: bool,
+    /// Also convert entries past the committed index (never acknowledged as committed).
+    #[arg(long = "include-uncommitted")]
+    pub include_uncommitted: bool,
+    /// Where to write the offset map (default: dledger-offset-map.jsonl in the converted store).
+    #[arg(long)]
+    pub map: Option<PathBuf>,
+    /// Java release whose rules apply: 4.9.8 or 5.3.3 (default: detected).
+    #[arg(long = "java-version")]
+    pub java_version: Option<String>,
+    /// Backup directory for --in-place (default: DIR/../<name>.rmq-backup-<time>).
+    #[arg(long)]
+    pub backup: Option<PathBuf>,
+    /// --in-place without a backup: the DLedger directory is deleted at the end.
+    #[arg(long = "no-backup", conflicts_with = "backup")]
+    pub no_backup: bool,
+    /// Go ahead although a store's lock is held by a running process.
+    #[arg(long)]
+    pub force: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AlignArgs {
+    /// Store root of the master (read only).
+    #[arg(long)]
+    pub master: PathBuf,
+    /// Store root of the slave (the store that changes with --apply).
+    #[arg(long)]
+    pub slave: PathBuf,
+    /// The master's commitlog directories, comma-separated (default: from its broker.conf).
+    #[arg(long = "master-commitlog-path")]
+    pub master_commitlog_path: Option<String>,
+    /// The slave's commitlog directories, comma-separated (default: from its broker.conf).
+    #[arg(long = "slave-commitlog-path")]
+    pub slave_commitlog_path: Option<String>,
+    /// Carry the plan out, through a journal; run it again after an interruption to finish.
+    #[arg(long)]
+    pub apply: bool,
+    /// Java release whose rules apply: 4.9.8 or 5.3.3 (default: detected from each store).
+    #[arg(long = "java-version")]
+    pub java_version: Option<String>,
+    /// Where removed bytes and copies of changed files go (default: <slave>/../<name>.rmq-backup-<time>).
+    #[arg(long)]
+    pub backup: Option<PathBuf>,
+    /// Change files without copying them first (removed messages are still saved).
+    #[arg(long = "no-backup", conflicts_with = "backup")]
+    pub no_backup: bool,
+    /// Go ahead although a store is locked by a running process or has an abort file.
+    #[arg(long)]
+    pub force: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }

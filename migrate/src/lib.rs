@@ -2,9 +2,11 @@
 //!
 //! `main.rs` parses the flags ([`cli::Cli`]) and calls [`run`].
 
+pub mod align;
 pub mod backup;
 pub mod checks;
 pub mod cli;
+pub mod convert;
 pub mod dump;
 pub mod inspect;
 pub mod progress;
@@ -40,6 +42,8 @@ pub fn run_with(cli: &Cli, out: &mut dyn Write) -> i32 {
         Command::Dump(a) => dump::run(a, out),
         Command::Recover(a) => recover::run(a, out),
         Command::Rebuild(a) => rebuild::run(a, out),
+        Command::ConvertDledger(a) => convert::run(a, out),
+        Command::Align(a) => align::run(a, out),
     };
     let _ = out.flush();
     match r {
