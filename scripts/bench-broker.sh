@@ -29,7 +29,7 @@
 # and its sockets are listed and checked after it starts.
 #
 # Options (environment variables of the same name in capitals work too):
-#   --rounds N (3)  --duration D (10s)  --warmup D (2s)  --connections L (16,64)
+#   --rounds N (5)  --duration D (10s)  --warmup D (2s)  --connections L (16,64)
 #   --e2e-duration D (30s)  --startup-runs N (5)  --keep (keep the temp dir with logs)
 #   --no-netns  --with-rocketmq-rust
 set -euo pipefail
@@ -37,7 +37,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 WITH_RR=${WITH_ROCKETMQ_RUST:-0}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 CONNECTIONS=${CONNECTIONS:-16,64}

@@ -23,6 +23,7 @@ use crate::meta::{Meta, MetaError};
 use crate::namesrv_api::{namesrv_list, register_period, BrokerIdentity, NamesrvApi};
 use crate::processor::{BrokerHandler, BrokerState, UniqIdGenerator};
 use crate::role::{store_role, RoleState};
+use crate::slave_sync::SlaveSync;
 use crate::store::{MessageStore, MessageStoreError, StoreOptions};
 
 #[derive(Debug, Error)]
@@ -86,7 +87,13 @@ impl Broker {
         let long_polling = LongPolling::new();
         let mut opts = StoreOptions::from_settings(&settings, store_role(role));
         let lp = long_polling.clone();
-        opts.arrival = Some(Arc::new(move |t: &str, q, next, tags| lp.arrived(t, q, next, tags)));
+        // new messages also wake idle HA connections (Java wakes them per put)
+        let ha_signal = Arc::new(rmq_ha::signal::DataSignal::new());
+        let sig = ha_signal.clone();
+        opts.arrival = Some(Arc::new(move |t: &str, q, next, tags| {
+            lp.arrived(t, q, next, tags);
+            sig.notify();
+        }));
         let store = MessageStore::open(opts).await?;
 
         // bind first: with port 0 (tests) the real port goes into the store host and the route
@@ -108,6 +115,13 @@ impl Broker {
             }
         };
         let local = listener.local_addr().map_err(|source| BrokerError::Bind { addr: host.clone(), source })?;
+        let ha = match crate::ha::BrokerHa::start(&settings, meta.flavor, role, &store, ha_signal).await {
+            Ok(h) => Arc::new(h),
+            Err(e) => {
+                let _ = store.shutdown().await;
+                return Err(e);
+            }
+        };
         let store_host = HostAddr::new(ip, local.port() as i32);
         let state = Arc::new(BrokerState {
             flavor: meta.flavor,
@@ -116,7 +130,8 @@ impl Broker {
             consumers: ConsumerManager::new(),
             producers: ProducerManager::new(),
             long_polling,
-            role: RoleState::new(role),
+            role: RoleState::with_ha(role, ha.clone()),
+            ha,
             store_host,
             uniq_ids: UniqIdGenerator::new(ip),
             transactions: parking_lot::RwLock::new(None),
@@ -148,7 +163,7 @@ impl Broker {
             broker_name: b.broker_name.clone(),
             broker_id: b.broker_id,
             broker_addr: format!("{}:{}", b.broker_ip1, local.port()),
-            ha_server_addr: format!("{}:{}", b.broker_ip2, state.settings.store.ha_listen_port),
+            ha_server_addr: format!("{}:{}", b.broker_ip2, state.ha.listen_addr().port()),
             enable_acting_master: b.enable_slave_acting_master,
             // Java sends brokerNotActiveTimeoutMillis (10 s) only with enableSlaveActingMaster
             // (then it also sends BROKER_HEARTBEAT); otherwise none, and the name server keeps
@@ -159,8 +174,17 @@ impl Broker {
         let timeout = Duration::from_millis(b.register_broker_timeout_mills.max(1000) as u64);
         let namesrv = Arc::new(NamesrvApi::new(Client::new(ClientConfig::default()), timeout));
         let (stop, stop_rx) = watch::channel(false);
+        let slave_sync = crate::slave_sync::SlaveSync::new();
+        let own_addr = identity.broker_addr.clone();
         let mut tasks = vec![
-            tokio::spawn(register_loop(state.clone(), namesrv.clone(), identity.clone(), stop_rx.clone())),
+            tokio::spawn(register_loop(
+                state.clone(),
+                namesrv.clone(),
+                identity.clone(),
+                slave_sync.clone(),
+                stop_rx.clone(),
+            )),
+            tokio::spawn(crate::slave_sync::run(state.clone(), slave_sync, own_addr, stop_rx.clone())),
             tokio::spawn(persist_loop(state.clone(), stop_rx.clone())),
             tokio::spawn(housekeeping_loop(state.clone(), stop_rx.clone())),
         ];
@@ -189,22 +213,29 @@ fn register_wrapper(state: &BrokerState) -> TopicConfigSerializeWrapper {
     w
 }
 
-async fn register_once(state: &BrokerState, api: &NamesrvApi, me: &BrokerIdentity) {
+async fn register_once(state: &BrokerState, api: &NamesrvApi, me: &BrokerIdentity, sync: &SlaveSync) {
     let list = namesrv_list(state.settings.broker.namesrv_addr.as_deref());
     if list.is_empty() {
         return;
     }
-    for r in api.register_all(&list, me, register_wrapper(state)).await {
-        if let Some(m) = r.master_addr.filter(|m| !m.is_empty()) {
-            tracing::debug!(namesrv = %r.namesrv, master = %m, "name server names our master");
-        }
+    let results = api.register_all(&list, me, register_wrapper(state)).await;
+    state.ha.on_register(&results);
+    // Java takes the first answer's masterAddr (null when no master is registered)
+    if let Some(r) = results.first() {
+        sync.set_master_addr(r.master_addr.clone());
     }
 }
 
-async fn register_loop(state: Arc<BrokerState>, api: Arc<NamesrvApi>, me: BrokerIdentity, mut stop: watch::Receiver<bool>) {
+async fn register_loop(
+    state: Arc<BrokerState>,
+    api: Arc<NamesrvApi>,
+    me: BrokerIdentity,
+    sync: Arc<SlaveSync>,
+    mut stop: watch::Receiver<bool>,
+) {
     let period = register_period(state.settings.broker.register_name_server_period);
     loop {
-        register_once(&state, &api, &me).await;
+        register_once(&state, &api, &me, &sync).await;
         tokio::select! {
             _ = tokio::time::sleep(period) => {}
             _ = state.register_soon.notified() => {}
@@ -281,6 +312,8 @@ impl BrokerHandle {
         }
         self.server.shutdown().await;
         self.fast_server.shutdown().await;
+        // Java stops HA first in DefaultMessageStore#shutdown: no append after the writer stops
+        self.state.ha.shutdown().await;
         if let Err(e) = self.state.store.shutdown().await {
             error!(error = %e, "store shutdown failed");
         }

@@ -4,12 +4,14 @@
 pub mod config;
 pub mod namesrv_api;
 pub mod client;
+pub mod ha;
 pub mod meta;
 pub mod broker;
 pub mod long_polling;
 pub mod processor;
 pub mod role;
 pub mod schedule;
+pub mod slave_sync;
 pub mod store;
 mod stored;
 pub mod transaction;

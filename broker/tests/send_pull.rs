@@ -154,11 +154,12 @@ async fn send_pull_round_trip_with_tags_offsets_and_errors() {
     }
     assert!(found, "route of the auto-created topic");
 
-    // a slave refuses sends with SERVICE_NOT_AVAILABLE
+    // a slave refuses sends: a 5.x store (this one) answers SYSTEM_BUSY from
+    // `rejectRequest` (4.9.8: SERVICE_NOT_AVAILABLE, see slave_reads.rs)
     let st = b.state().clone();
     st.role.change(&st.store, rmq_broker::config::BrokerRole::Slave).await.unwrap();
     let r = call(&c, &addr, send_v2(&send_header("RtTopic", 0, ""), b"x")).await;
-    assert_eq!(r.response_code(), ResponseCode::SERVICE_NOT_AVAILABLE);
+    assert_eq!(r.response_code(), ResponseCode::SYSTEM_BUSY);
     st.role.change(&st.store, rmq_broker::config::BrokerRole::AsyncMaster).await.unwrap();
     let r = call(&c, &addr, send_v2(&send_header("RtTopic", 0, ""), b"x")).await;
     assert_eq!(r.response_code(), ResponseCode::SUCCESS);

@@ -25,7 +25,9 @@
 //! Files under `clients/`: `driver.rs` (install, run and collect the drivers), `daemons.rs` (our
 //! daemons, stopped on drop), `fake_broker.rs` + `namesrv.rs` + `namesrv_send.rs` (the first
 //! test), `broker.rs` (cluster, runner, table) + `broker_scenarios.rs` + `broker_b3.rs` (the
-//! second; the latter holds the delay, transaction, retry/DLQ scenarios and the broker probes).
+//! second; the latter holds the delay, transaction, retry/DLQ scenarios and the broker probes),
+//! `broker_slave.rs` (`cpp_client_consumes_from_slave_while_master_is_down`: master + slave, the
+//! master SIGKILLed, a C++ consumer reads everything from the slave).
 //!
 //! `RMQ_COMPAT_CLIENTS=0` skips both (printed). Every server binds 127.0.0.1 and every client is
 //! given only 127.0.0.1 addresses.
@@ -72,6 +74,8 @@ mod broker;
 mod broker_b3;
 #[path = "clients/broker_scenarios.rs"]
 mod broker_scenarios;
+#[path = "clients/broker_slave.rs"]
+mod broker_slave;
 
 use daemons::*;
 use driver::*;
@@ -95,4 +99,15 @@ fn clients_against_our_broker() {
         return;
     };
     broker::run_all(drivers, &broker_bin);
+}
+
+/// Master + slave of our broker: the C++ client consumes from the slave while the master is down.
+#[test]
+fn cpp_client_consumes_from_slave_while_master_is_down() {
+    let Some(drivers) = drivers() else { return };
+    let Some(broker_bin) = workspace_bin("rmq-broker", "mqbroker") else {
+        println!("SKIPPED: no mqbroker yet (the workspace has no `mqbroker` binary): slave-read scenario not run");
+        return;
+    };
+    broker_slave::run(drivers, &broker_bin);
 }

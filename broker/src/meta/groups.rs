@@ -192,6 +192,27 @@ impl SubscriptionGroupManager {
         }
     }
 
+    /// `SlaveSynchronize.syncSubscriptionGroupConfig`: the master's table replaces ours
+    /// and its `dataVersion` becomes ours. 5.x deletes every group it had (their
+    /// forbidden bits too) and re-creates the master's one by one, a version bump per step.
+    pub fn replace_from_master(&self, table: IndexMap<String, SubscriptionGroupConfig>, data_version: DataVersion) {
+        let mut s = self.state.write();
+        let mut steps = 0;
+        if self.flavor == JavaFlavor::V5_3_3 {
+            steps = s.table.keys().filter(|k| table.contains_key(*k)).count() + table.len();
+            let old: Vec<String> = s.table.keys().cloned().collect();
+            for g in old {
+                s.forbidden.shift_remove(&g);
+            }
+        }
+        s.table = table;
+        s.data_version = data_version;
+        for _ in 0..steps {
+            next_version(&mut s.data_version, self.flavor, &self.state_version);
+        }
+        self.dirty.store(true, Ordering::Release);
+    }
+
     /// Every group in Java's table order.
     pub fn all(&self) -> Vec<SubscriptionGroupConfig> {
         let s = self.state.read();

@@ -245,6 +245,19 @@ impl ConsumerOffsetManager {
         }
     }
 
+    /// `SlaveSynchronize.syncConsumerOffset`: the master's entries replace ours key by
+    /// key (`putAll`; keys only we have stay); 5.x also takes the master's `dataVersion`.
+    pub fn put_all_from_master(&self, file: ConsumerOffsetFile) {
+        let mut s = self.state.write();
+        for (k, queues) in file.offset_table {
+            s.table.insert(k, queues);
+        }
+        if self.flavor == JavaFlavor::V5_3_3 && file.data_version.is_some() {
+            s.data_version = file.data_version;
+        }
+        self.dirty.store(true, Ordering::Release);
+    }
+
     pub fn data_version(&self) -> Option<DataVersion> {
         self.state.read().data_version.clone()
     }
@@ -360,13 +373,13 @@ impl DelayOffsetManager {
     }
 
     /// Replaces the table with what a master answered (slave sync of GET_ALL_DELAY_OFFSET).
+    /// Not marked dirty: the slave has already written the master's text to the file.
     pub fn replace(&self, file: DelayOffsetFile) {
         let mut s = self.state.write();
         s.table = file.offset_table;
         if file.data_version.is_some() {
             s.data_version = file.data_version;
         }
-        self.dirty.store(true, Ordering::Release);
     }
 
     pub fn data_version(&self) -> Option<DataVersion> {

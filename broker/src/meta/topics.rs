@@ -344,6 +344,24 @@ impl TopicConfigManager {
         }
     }
 
+    /// `SlaveSynchronize.syncTopicConfig`: the master's table replaces ours and its
+    /// `dataVersion` becomes ours. 5.x then deletes every topic it kept and re-creates
+    /// each of the master's one by one, bumping the version at every step, so a 5.x
+    /// slave's version never equals its master's (it re-syncs every time).
+    pub fn replace_from_master(&self, table: IndexMap<String, TopicConfig>, data_version: DataVersion) {
+        let mut s = self.state.write();
+        let steps = match self.flavor {
+            JavaFlavor::V4_9_8 => 0,
+            JavaFlavor::V5_3_3 => s.table.keys().filter(|k| table.contains_key(*k)).count() + table.len(),
+        };
+        s.table = table;
+        s.data_version = data_version;
+        for _ in 0..steps {
+            next_version(&mut s.data_version, self.flavor, &self.state_version);
+        }
+        self.dirty.store(true, Ordering::Release);
+    }
+
     /// `updateOrderTopicConfig`: topics named in the name server's ORDER_TOPIC_CONFIG
     /// become ordered. True if any changed.
     pub fn update_order_topics<'a>(&self, order_topics: impl IntoIterator<Item = &'a str>) -> bool {

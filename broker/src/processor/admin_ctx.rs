@@ -61,6 +61,8 @@ impl AdminContext for BrokerState {
             boot_timestamp: self.boot_timestamp,
             commit_log_min_offset: if max == 0 { -1 } else { min },
             commit_log_max_offset: max,
+            // schedule and transaction-check services run on a master only
+            broker_active: !self.role.is_slave(),
             ..RuntimeStats::default()
         }
     }

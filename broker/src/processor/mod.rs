@@ -43,6 +43,8 @@ pub struct BrokerState {
     pub producers: ProducerManager,
     pub long_polling: Arc<LongPolling>,
     pub role: RoleState,
+    /// Replication (HA service), started in every role.
+    pub ha: Arc<crate::ha::BrokerHa>,
     /// `brokerIP1:listenPort`, stamped into every stored message.
     pub store_host: HostAddr,
     pub flavor: JavaFlavor,

@@ -2,6 +2,18 @@
 //! `PullMessageProcessor`: group/topic/queue checks, the subscription (from
 //! the request or the heartbeat), the store read, status → response code,
 //! long polling for PULL_NOT_FOUND, and the piggybacked offset commit.
+//!
+//! Reads on a slave and `suggestWhichBrokerId`, by Java flavor:
+//! * both: with `slaveReadEnable` the suggestion is the group's
+//!   `whichBrokerWhenConsumeSlowly` when the pull lags by more than
+//!   `accessMessageInMemoryMaxRatio` of memory, else its `brokerId`; without it, 0.
+//! * 4.9.8: a slave serves every pull (its PULL_RETRY_IMMEDIATELY for
+//!   `slaveReadEnable=false` is overwritten by the status code) and never
+//!   stores the piggybacked commit.
+//! * 5.3.3: a slave without `slaveReadEnable` rejects pulls (SYSTEM_BUSY); with
+//!   it, a pull that does not lag is pointed back at the master (0) and, unless
+//!   it found messages, answered PULL_RETRY_IMMEDIATELY; commits are stored on
+//!   any role, and every pull records the group's pulled offset.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +36,11 @@ fn is_tag_type(t: Option<&str>) -> bool {
 }
 
 /// Resolves the filter: from the request (SUBSCRIPTION flag) or the group's heartbeat.
-fn subscription(state: &BrokerState, h: &PullMessageRequestHeader, consume_broadcast: bool) -> Result<TagFilter, Failure> {
+fn subscription(
+    state: &BrokerState,
+    h: &PullMessageRequestHeader,
+    consume_broadcast: bool,
+) -> Result<TagFilter, Failure> {
     let (expr_type, sub, class_filter) = if h.sys_flag & pull_sys_flag::SUBSCRIPTION != 0 {
         (h.expression_type.clone(), h.subscription.clone(), false)
     } else {
@@ -49,7 +65,10 @@ fn subscription(state: &BrokerState, h: &PullMessageRequestHeader, consume_broad
     if !is_tag_type(expr_type.as_deref()) {
         // SQL92 needs enablePropertyFilter and a filter engine; this broker has neither
         let t = expr_type.unwrap_or_default();
-        return fail(ResponseCode::SYSTEM_ERROR, format!("The broker does not support consumer to filter message by {t}"));
+        return fail(
+            ResponseCode::SYSTEM_ERROR,
+            format!("The broker does not support consumer to filter message by {t}"),
+        );
     }
     if class_filter {
         return Ok(TagFilter::All);
@@ -66,10 +85,19 @@ pub(crate) fn pull(
     Box::pin(pull_inner(state.clone(), channel.clone(), req.clone(), allow_suspend))
 }
 
+/// 5.x `rejectRequest` (checked before the request is decoded, and not for a
+/// held pull that is re-run).
+const REJECT_REMARK: &str = "[REJECTREQUEST]system busy, start flow control for a while";
+
 async fn pull_inner(state: Arc<BrokerState>, channel: Channel, req: RemotingCommand, allow_suspend: bool) -> Outcome {
+    let v5 = state.flavor == JavaFlavor::V5_3_3;
+    // live: UPDATE_BROKER_CONFIG can switch it
+    let slave_read_enable = state.live_settings.read().broker.slave_read_enable;
+    if v5 && allow_suspend && state.role.is_slave() && !slave_read_enable {
+        return Ok(Some(RemotingCommand::response_to(&req, ResponseCode::SYSTEM_BUSY, Some(REJECT_REMARK.into()))));
+    }
     let h = PullMessageRequestHeader::from_command(&req)?;
     let b = &state.settings.broker;
-    let v5 = state.flavor == JavaFlavor::V5_3_3;
     if b.broker_permission & PERM_READ == 0 {
         return fail(ResponseCode::NO_PERMISSION, format!("the broker[{}] pulling message is forbidden", b.broker_ip1));
     }
@@ -126,7 +154,7 @@ async fn pull_inner(state: Arc<BrokerState>, channel: Channel, req: RemotingComm
         })
         .await?;
     let slave = state.role.is_slave();
-    let suggest = if b.slave_read_enable {
+    let suggest = if slave_read_enable {
         if got.suggest_pulling_from_slave {
             group.which_broker_when_consume_slowly
         } else {
@@ -157,6 +185,13 @@ async fn pull_inner(state: Arc<BrokerState>, channel: Channel, req: RemotingComm
         GetStatus::OffsetOverflowBadly | GetStatus::OffsetTooSmall => ResponseCode::PULL_OFFSET_MOVED,
     };
     let mut code = code;
+    // 5.x: the group's lowest live broker is the master (no slave-acting-master here)
+    if v5 && slave && !got.suggest_pulling_from_slave {
+        header.suggest_which_broker_id = 0;
+        if got.status != GetStatus::Found {
+            code = ResponseCode::PULL_RETRY_IMMEDIATELY;
+        }
+    }
     if code == ResponseCode::PULL_OFFSET_MOVED && slave && !state.settings.store.offset_check_in_slave {
         header.suggest_which_broker_id = group.broker_id;
         code = ResponseCode::PULL_RETRY_IMMEDIATELY;
@@ -168,9 +203,12 @@ async fn pull_inner(state: Arc<BrokerState>, channel: Channel, req: RemotingComm
         );
     }
     // the piggybacked commit happens on first processing only, also when the pull is held
-    if allow_suspend && has_commit && !slave {
+    if allow_suspend && has_commit && (v5 || !slave) {
         let host = channel.peer_addr().to_string();
         state.meta.offsets.commit(&host, &h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
+    }
+    if v5 {
+        state.meta.offsets.commit_pull(&h.consumer_group, &h.topic, h.queue_id, got.next_begin_offset);
     }
     if code == ResponseCode::PULL_NOT_FOUND && allow_suspend && has_suspend {
         let long = b.long_polling_enable;

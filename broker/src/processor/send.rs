@@ -227,7 +227,23 @@ fn retry_and_dlq(
     Ok((topic, queue, sys_flag))
 }
 
+/// 5.x `SendMessageProcessor.rejectRequest`: a slave (not acting as master) turns
+/// sends and send-backs away before decoding them. 4.9.8 lets them reach the
+/// store, which answers SERVICE_NOT_AVAILABLE.
+pub(crate) fn reject_on_slave(state: &BrokerState, req: &RemotingCommand) -> Option<RemotingCommand> {
+    let reject = state.flavor == JavaFlavor::V5_3_3
+        && state.role.is_slave()
+        && !state.live_settings.read().broker.enable_slave_acting_master;
+    reject.then(|| {
+        let remark = "[REJECTREQUEST]system busy, start flow control for a while";
+        RemotingCommand::response_to(req, ResponseCode::SYSTEM_BUSY, Some(remark.into()))
+    })
+}
+
 pub(crate) async fn send(state: &Arc<BrokerState>, channel: &Channel, req: &RemotingCommand) -> Outcome {
+    if let Some(rejected) = reject_on_slave(state, req) {
+        return Ok(Some(rejected));
+    }
     let mut h = parse_header(req)?;
     let base = response_base(state, req);
     let b = &state.settings.broker;
@@ -311,6 +327,7 @@ pub(crate) async fn send(state: &Arc<BrokerState>, channel: &Channel, req: &Remo
     } else {
         state.store.put(msg).await
     };
+    let result = replicated(state, p.get(props::WAIT), result).await;
     Ok(Some(put_response(state, base, result, queue_id, uniq)))
 }
 
@@ -418,6 +435,7 @@ async fn send_batch(
     } else {
         state.store.put_batch(msgs).await
     };
+    let result = replicated(state, p.get(props::WAIT), result).await;
     let uniq = p.get(props::UNIQ_KEY).map(str::to_string);
     Ok(Some(put_response(state, base, result, queue_id, uniq)))
 }
@@ -436,6 +454,12 @@ fn disk_util(state: &BrokerState) -> String {
     };
     let cl = state.store.writer().queue().dirs().iter().map(|d| pct(d)).fold(100.0f64, f64::min);
     format!("CL: {:5.2} CQ: {:5.2} INDEX: {:5.2}", cl, pct(&root.join("consumequeue")), pct(&root.join("index")))
+}
+
+/// SYNC_MASTER: the put waits for its slave acks (`CommitLog#handleHA`).
+async fn replicated(state: &BrokerState, wait: Option<&str>, r: PutResult) -> PutResult {
+    let wait = crate::ha::wait_store_msg_ok(wait);
+    state.ha.after_put(state.role.get(), state.settings.store.duplication_enable, wait, r).await
 }
 
 /// `handlePutMessageResult`.

@@ -34,6 +34,9 @@ fn random_queue(n: i32) -> i32 {
 }
 
 pub(crate) async fn send_back(state: &Arc<BrokerState>, _channel: &Channel, req: &RemotingCommand) -> Outcome {
+    if let Some(rejected) = super::send::reject_on_slave(state, req) {
+        return Ok(Some(rejected));
+    }
     let h = ConsumerSendMsgBackRequestHeader::from_command(req)?;
     let b = &state.settings.broker;
     let v5 = state.flavor == JavaFlavor::V5_3_3;
