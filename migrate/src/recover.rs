@@ -22,8 +22,10 @@ use crate::progress::Progress;
 
 /// Marker of an apply in progress.
 pub const IN_PROGRESS: &str = ".rmq-recover.inprogress";
-/// Test-only failpoint: abort the process at the N-th apply hook call
-/// (each step and each dispatched record is one call).
+/// Test-only failpoint: abort the process at the N-th apply hook call (each
+/// step and each dispatched record is one call), or, given a step name
+/// ([`Step::name`], e.g. `write_checkpoint`), just before the first step of
+/// that kind.
 pub const FAILPOINT_ENV: &str = "RMQ_MIGRATE_FAILPOINT_APPLY";
 
 /// One progress bar per phase of a store operation.
@@ -117,8 +119,14 @@ pub struct RecoverReport<'a> {
     pub applied: Option<ApplyOutcome>,
 }
 
-fn failpoint() -> Option<u64> {
-    std::env::var(FAILPOINT_ENV).ok().and_then(|v| v.parse().ok())
+enum Failpoint {
+    Call(u64),
+    Step(String),
+}
+
+fn failpoint() -> Option<Failpoint> {
+    let v = std::env::var(FAILPOINT_ENV).ok()?;
+    Some(v.parse().map(Failpoint::Call).unwrap_or(Failpoint::Step(v)))
 }
 
 pub fn run(args: &RecoverArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
@@ -146,9 +154,14 @@ pub fn run(args: &RecoverArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             std::fs::write(&marker, note.to_string()).with_context(|| format!("writing {}", marker.display()))?;
             let fail_at = failpoint();
             let mut calls = 0u64;
-            let mut hook = |_: &Step, _: Option<u64>| {
+            let mut hook = |step: &Step, record: Option<u64>| {
                 calls += 1;
-                if fail_at == Some(calls) {
+                let hit = match &fail_at {
+                    Some(Failpoint::Call(n)) => *n == calls,
+                    Some(Failpoint::Step(name)) => record.is_none() && step.name() == name,
+                    None => false,
+                };
+                if hit {
                     std::process::abort();
                 }
                 true

@@ -13,7 +13,8 @@
 //! files deleted, index entries past the end removed, missing consume-queue
 //! and index entries written, checkpoint consistent, `abort` removed. Every
 //! step is idempotent and the plan is recomputed from the files, so a run
-//! interrupted at any point can simply be run again.
+//! interrupted at any point can simply be run again (a checkpoint left stale
+//! by a run killed just before writing it is itself a change to apply).
 //!
 //! Differences from Java, all on purpose: dirty bytes are zeroed; index
 //! entries past the end are removed; the dispatch also starts at the end of
@@ -25,6 +26,7 @@ mod apply;
 mod cq;
 mod index;
 mod scan;
+mod zeros;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -33,6 +35,7 @@ pub use apply::{apply, ApplyOutcome, Step};
 pub use cq::{DroppedEntry, QueuePlan, ZeroRange};
 pub use index::{IndexDeletion, IndexPlan, IndexRewrite};
 pub use scan::ScanEnd;
+pub use zeros::{last_nonzero, last_nonzero_in};
 
 use crate::checkpoint::Checkpoint;
 use crate::consume_queue::list_queues;
@@ -221,6 +224,21 @@ fn read_checkpoint(path: &std::path::Path) -> Result<Checkpoint> {
     Checkpoint::parse(&b, path)
 }
 
+/// Whether the checkpoint on disk disagrees with the files in a value Java
+/// reads back on its next start: the three timestamps (they pick the start
+/// file of an abnormal recovery and the index files it deletes) and, in
+/// controller mode, confirmPhyOffset. A run killed after changing files but
+/// before writing the checkpoint leaves exactly this, with nothing else left
+/// to change. Outside controller mode Java sets confirmPhyOffset afresh on
+/// every start (a clean Java store keeps the value of its last start), so a
+/// difference there alone is no reason to write.
+fn checkpoint_stale(old: &Checkpoint, new: &Checkpoint, controller: bool) -> bool {
+    old.physic_msg_timestamp != new.physic_msg_timestamp
+        || old.logics_msg_timestamp != new.logics_msg_timestamp
+        || old.index_msg_timestamp != new.index_msg_timestamp
+        || (controller && old.confirm_phy_offset.unwrap_or(0) != new.confirm_phy_offset.unwrap_or(0))
+}
+
 /// Phases reported through the progress callback.
 pub const PHASE_CONSUME_QUEUES: &str = "consume queues";
 pub const PHASE_COMMITLOG: &str = "commitlog";
@@ -306,8 +324,8 @@ pub fn plan(dir: &StoreDir, opts: &RecoveryOptions, progress: &mut dyn FnMut(&st
             commitlog.delete_files.push(f.path().to_path_buf());
         } else if end < s + f.len() {
             let from = end - s;
-            if let Some(last) = f.bytes().iter().rposition(|x| *x != 0).filter(|&i| i as u64 >= from) {
-                commitlog.zero = Some(ZeroRange { path: f.path().to_path_buf(), from, to: last as u64 + 1 });
+            if let Some(last) = zeros::last_nonzero_in(f.path(), f.len(), from)? {
+                commitlog.zero = Some(ZeroRange { path: f.path().to_path_buf(), from, to: last + 1 });
             }
         }
     }
@@ -381,9 +399,10 @@ pub fn plan(dir: &StoreDir, opts: &RecoveryOptions, progress: &mut dyn FnMut(&st
         };
     }
     let bytes = if java == JavaVersion::V5_3_3 { 40 } else { 24 };
+    let controller = java == JavaVersion::V5_3_3 && cfg_bool("enableControllerMode").unwrap_or(false);
     if java == JavaVersion::V5_3_3 {
         let old = cp.confirm_phy_offset.unwrap_or(0);
-        new.confirm_phy_offset = Some(if cfg_bool("enableControllerMode").unwrap_or(false) {
+        new.confirm_phy_offset = Some(if controller {
             old.clamp(min_offset as i64, end as i64)
         } else {
             last_msg.map(|(o, _)| o as i64).unwrap_or(old)
@@ -394,8 +413,8 @@ pub fn plan(dir: &StoreDir, opts: &RecoveryOptions, progress: &mut dyn FnMut(&st
         || !queues.is_empty()
         || index.changes_files()
         || dispatch.as_ref().is_some_and(DispatchPlan::writes);
-    let checkpoint =
-        CheckpointPlan { path: checkpoint_path, old: cp, new, write: (abort || changes) && new != cp, bytes };
+    let write = new != cp && (abort || changes || checkpoint_stale(&cp, &new, controller));
+    let checkpoint = CheckpointPlan { path: checkpoint_path, old: cp, new, write, bytes };
     Ok(RecoveryPlan {
         root: dir.root().to_path_buf(),
         java,

@@ -295,12 +295,9 @@ fn fix_derived(j: &mut Journal, ctx: &mut Ctx, step: usize) -> Result<(Option<Ap
     let root = ctx.slave.root().to_path_buf();
     let opts = RecoveryOptions { java: ctx.java, check_crc: None };
     let prog = &mut *ctx.progress;
-    let mut plan = recovery::plan(ctx.slave, &opts, &mut |p, d, t| prog.update(p, d, t))?;
+    // a checkpoint left stale by a run killed before writing it is part of the plan
+    let plan = recovery::plan(ctx.slave, &opts, &mut |p, d, t| prog.update(p, d, t))?;
     prog.finish();
-    // Recovery writes the checkpoint only along with other changes; a run killed
-    // after those changes but before the checkpoint would leave it stale, so align
-    // writes it whenever it differs (the same rule on a first run and on a re-run).
-    plan.checkpoint.write = plan.checkpoint.new != plan.checkpoint.old;
     if !j.backed_up.contains(&step) {
         backup_files(j, &root, &plan.files_to_modify())?;
         j.backed_up.push(step);

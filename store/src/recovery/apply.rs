@@ -46,6 +46,20 @@ pub enum Step {
     },
 }
 
+impl Step {
+    /// The step's kind, as its `step` field in JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::Zero { .. } => "zero",
+            Step::Delete { .. } => "delete",
+            Step::RewriteIndex { .. } => "rewrite_index",
+            Step::Dispatch { .. } => "dispatch",
+            Step::WriteCheckpoint { .. } => "write_checkpoint",
+            Step::RemoveAbort { .. } => "remove_abort",
+        }
+    }
+}
+
 impl RecoveryPlan {
     /// The steps [`apply`] runs, in order.
     pub fn steps(&self) -> Vec<Step> {
@@ -203,4 +217,25 @@ pub fn apply(
         out.steps_done += 1;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_names_are_the_json_tags() {
+        let p = PathBuf::from("x");
+        let steps = [
+            Step::Zero { path: p.clone(), from: 0, to: 1 },
+            Step::Delete { path: p.clone() },
+            Step::RewriteIndex { path: p.clone(), n: 0 },
+            Step::Dispatch { from: 0, to: 1 },
+            Step::WriteCheckpoint { path: p.clone() },
+            Step::RemoveAbort { path: p },
+        ];
+        for s in steps {
+            assert_eq!(serde_json::to_value(&s).unwrap()["step"], s.name());
+        }
+    }
 }

@@ -241,7 +241,9 @@ impl QueueModel {
                 continue;
             };
             let f = open(path)?;
-            let units = f.len() / CQ_UNIT_SIZE;
+            // units past the last non-zero byte are zeros, never valid: not read at all
+            let last_nz = super::zeros::last_nonzero_in(path, f.len(), from)?;
+            let units = last_nz.map_or(0, |i| i / CQ_UNIT_SIZE + 1).min(f.len() / CQ_UNIT_SIZE);
             for i in from / CQ_UNIT_SIZE..units {
                 let e = unit(&f, *start, i);
                 if e.is_valid() {
@@ -255,9 +257,8 @@ impl QueueModel {
                 continue;
             }
             plan.tail = CqTail { last_file_start: Some(*start), wrote: from, max_physic_offset: max_phys };
-            let b = f.bytes();
-            if let Some(last_nz) = b.iter().rposition(|x| *x != 0).filter(|&i| i as u64 >= from) {
-                plan.zero = Some(ZeroRange { path: path.clone(), from, to: last_nz as u64 + 1 });
+            if let Some(last_nz) = last_nz {
+                plan.zero = Some(ZeroRange { path: path.clone(), from, to: last_nz + 1 });
             }
         }
         if let Some(p) = self.empty_last {

@@ -15,8 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::dispatch::index_writer::{resume_count, FileView};
 use crate::dispatch::{IndexGeometry, IndexState};
 use crate::error::{Result, StoreError};
-use crate::index::{list_index_files, IndexFile, IndexHeader, INDEX_ENTRY_SIZE};
-use crate::mapped_file::MappedFile;
+use crate::index::{index_file_size, list_index_files, IndexFile, IndexHeader, INDEX_ENTRY_SIZE};
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct IndexDeletion {
@@ -125,10 +124,11 @@ fn plan_file(
     ts_of: &dyn Fn(i64) -> Option<i64>,
 ) -> Result<(Option<IndexRewrite>, IndexHeader)> {
     let old = *f.header();
-    let raw = MappedFile::open(f.path(), 0)?;
-    let first = f.entry_pos(keep) as usize;
-    let zero_entries = raw.bytes().get(first..).and_then(|b| b.iter().rposition(|x| *x != 0)).map(|last| {
-        let last_entry = keep + (last as u64 / INDEX_ENTRY_SIZE) as u32;
+    // IndexFile::open checked the file has exactly this length
+    let len = index_file_size(f.hash_slot_num(), f.index_num());
+    let first = f.entry_pos(keep);
+    let zero_entries = super::zeros::last_nonzero_in(f.path(), len, first)?.map(|last| {
+        let last_entry = keep + ((last - first) / INDEX_ENTRY_SIZE) as u32;
         (keep, last_entry + 1)
     });
     let mut slot_fixes = Vec::new();
