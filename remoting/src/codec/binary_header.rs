@@ -58,7 +58,7 @@ pub fn decode(header: &[u8]) -> Result<RemotingCommand, DecodeError> {
             offset: at - 4,
         })?;
         let mut er = Reader { buf: block, pos: 0 };
-        let mut ext = ExtFields::new();
+        let mut ext = ExtFields::default();
         while er.pos < block.len() {
             let klen = er.i16("ext key length").map_err(|e| shift(e, at))?;
             let k = er.string(klen as i64, "ext key").map_err(|e| shift(e, at))?;

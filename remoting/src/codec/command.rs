@@ -49,7 +49,7 @@ impl SerializeType {
 
 /// The custom-header fields of a command. Insertion order is kept so a decoded
 /// ROCKETMQ header re-encodes to the same bytes.
-pub type ExtFields = IndexMap<String, String>;
+pub type ExtFields = IndexMap<String, String, rustc_hash::FxBuildHasher>;
 
 /// Flag bit 0: this is a response.
 pub const FLAG_RESPONSE: i32 = 1;
@@ -115,7 +115,7 @@ impl RemotingCommand {
     }
 
     pub fn set_ext(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        self.ext_fields.get_or_insert_with(ExtFields::new).insert(key.into(), value.into());
+        self.ext_fields.get_or_insert_with(ExtFields::default).insert(key.into(), value.into());
     }
 
     pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {

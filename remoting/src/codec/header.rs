@@ -21,7 +21,7 @@ pub trait FromExtFields: Sized {
 
     fn from_command(cmd: &RemotingCommand) -> Result<Self, HeaderError> {
         static EMPTY: std::sync::OnceLock<ExtFields> = std::sync::OnceLock::new();
-        Self::from_ext(cmd.ext_fields.as_ref().unwrap_or_else(|| EMPTY.get_or_init(ExtFields::new)))
+        Self::from_ext(cmd.ext_fields.as_ref().unwrap_or_else(|| EMPTY.get_or_init(ExtFields::default)))
     }
 }
 
@@ -31,7 +31,7 @@ pub trait ToExtFields {
 
     /// Installs the header on `cmd`; like Java, a header with only null fields still yields `{}`.
     fn apply_to(&self, cmd: &mut RemotingCommand) {
-        let ext = cmd.ext_fields.get_or_insert_with(ExtFields::new);
+        let ext = cmd.ext_fields.get_or_insert_with(ExtFields::default);
         self.to_ext(ext);
     }
 }

@@ -184,7 +184,7 @@ impl<'de> Visitor<'de> for ExtFieldsVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut ext = ExtFields::with_capacity(map.size_hint().unwrap_or(16));
+        let mut ext = ExtFields::with_capacity_and_hasher(map.size_hint().unwrap_or(16), Default::default());
         while let Some(k) = map.next_key::<String>()? {
             match map.next_value::<ExtValue>()?.0 {
                 Some(v) => {

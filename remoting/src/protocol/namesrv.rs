@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn register_header_from_capture_fields() {
-        let mut ext = ExtFields::new();
+        let mut ext = ExtFields::default();
         for (k, v) in [
             ("brokerId", "0"),
             ("bodyCrc32", "302480216"),
@@ -176,7 +176,7 @@ mod tests {
         assert_eq!(h.broker_id, 0);
         assert_eq!(h.body_crc32, Some(302480216));
         assert_eq!(h.compressed, Some(false));
-        let mut out = ExtFields::new();
+        let mut out = ExtFields::default();
         h.to_ext(&mut out);
         assert_eq!(out.get("brokerName").map(String::as_str), Some("broker-w"));
         ext.shift_remove("brokerName");

@@ -105,7 +105,7 @@ mod tests {
     #[test]
     fn v2_from_java_capture_converts() {
         // Fields of the SEND_MESSAGE_V2 request in golden send_single.pcap (4.9.8 client).
-        let mut ext = ExtFields::new();
+        let mut ext = ExtFields::default();
         for (k, v) in [
             ("a", "PID_WIRE"),
             ("b", "WireTopic"),
@@ -130,7 +130,7 @@ mod tests {
         assert_eq!(v1.bname.as_deref(), Some("broker-w"));
         let back = SendMessageRequestHeaderV2::from(&v1);
         assert_eq!(back, v2);
-        let mut out = ExtFields::new();
+        let mut out = ExtFields::default();
         back.to_ext(&mut out);
         assert_eq!(out.get("g").map(String::as_str), Some("1795291977330"));
     }

@@ -65,6 +65,9 @@ pub struct CqWriter {
     pending_from: u64,
     touched: Vec<PathBuf>,
     created: Vec<PathBuf>,
+    /// The last file, kept open: every dispatched message is written through
+    /// (readers use pread), and an open() per message cost more than the write.
+    open: Option<(u64, std::fs::File)>,
 }
 
 impl CqWriter {
@@ -94,6 +97,7 @@ impl CqWriter {
             pending_from: 0,
             touched: Vec::new(),
             created: Vec::new(),
+            open: None,
         })
     }
 
@@ -132,6 +136,9 @@ impl CqWriter {
     pub fn forget_files(&mut self, deleted: &[PathBuf]) {
         self.created.retain(|p| !deleted.contains(p));
         self.touched.retain(|p| !deleted.contains(p));
+        if self.open.as_ref().is_some_and(|(s, _)| deleted.contains(&self.path_of(*s))) {
+            self.open = None;
+        }
     }
 
     /// Bytes buffered and not yet written.
@@ -168,6 +175,7 @@ impl CqWriter {
                     .map_err(|e| StoreError::io(&p, e))?;
                 f.set_len(self.file_size).map_err(|e| StoreError::io(&p, e))?;
                 self.created.push(p);
+                self.open = Some((start, f));
             }
             self.last_start = Some(start);
             self.wrote = 0;
@@ -228,12 +236,17 @@ impl CqWriter {
         }
         if !self.dry_run {
             let start = self.last_start.expect("pending units belong to a file");
-            let p = self.path_of(start);
-            let f = OpenOptions::new().write(true).open(&p).map_err(|e| StoreError::io(&p, e))?;
-            write_all_at(&f, &self.pending, self.pending_from).map_err(|e| StoreError::io(&p, e))?;
-            if !self.touched.contains(&p) {
-                self.touched.push(p);
+            if self.open.as_ref().is_none_or(|(s, _)| *s != start) {
+                let p = self.path_of(start);
+                let f = OpenOptions::new().write(true).open(&p).map_err(|e| StoreError::io(&p, e))?;
+                if !self.touched.contains(&p) {
+                    self.touched.push(p);
+                }
+                self.open = Some((start, f));
             }
+            let (_, f) = self.open.as_ref().expect("opened above");
+            write_all_at(f, &self.pending, self.pending_from)
+                .map_err(|e| StoreError::io(self.path_of(start), e))?;
         }
         self.pending.clear();
         Ok(())
@@ -250,6 +263,8 @@ impl CqWriter {
             f.sync_data().map_err(|e| StoreError::io(p, e))?;
         }
         self.touched.clear();
+        // the next write re-opens it and lists it as touched again
+        self.open = None;
         Ok(())
     }
 }
