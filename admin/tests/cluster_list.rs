@@ -5,43 +5,9 @@ mod common;
 use common::*;
 use rmq_remoting::protocol::body::{self, KvTable};
 
-/// Java's row format `"%-22s  %-22s  %-4s  %-22s %-16s  %16s  %30s  %-22s  %11s  %-12s  %-8s  %10s%n"`
-/// (the header uses the same widths, all left-justified but for `%16s %30s`).
-fn java_row(c: [&str; 12]) -> String {
-    format!(
-        "{}  {}  {}  {} {}  {}  {}  {}  {}  {}  {}  {}\n",
-        l(c[0], 22),
-        l(c[1], 22),
-        l(c[2], 4),
-        l(c[3], 22),
-        l(c[4], 16),
-        r(c[5], 16),
-        r(c[6], 30),
-        l(c[7], 22),
-        r(c[8], 11),
-        l(c[9], 12),
-        l(c[10], 8),
-        r(c[11], 10)
-    )
-}
-
-fn header() -> String {
-    format!(
-        "{}  {}  {}  {} {}  {}  {}  {}  {}  {}  {}  {}\n",
-        l("#Cluster Name", 22),
-        l("#Broker Name", 22),
-        l("#BID", 4),
-        l("#Addr", 22),
-        l("#Version", 16),
-        r("#InTPS(LOAD)", 16),
-        r("#OutTPS(LOAD)", 30),
-        l("#Timer(Progress)", 22),
-        l("#PCWait(ms)", 11),
-        l("#Hour", 12),
-        l("#SPACE", 8),
-        l("#ACTIVATED", 10)
-    )
-}
+#[path = "common/java_cluster_format.rs"]
+mod java_format;
+use java_format::{java_header as header, java_row};
 
 /// A 5.3.3-style runtime table whose numbers sit on rounding ties, where Java's
 /// HALF_UP-on-shortest-digits formatting differs from Rust's `{:.N}`.
@@ -124,7 +90,7 @@ async fn base_layout_rows_match_java() {
     // broker-w, the captured 4.9.8 table: no getTransferredTps (4.9.8 spells it
     // getTransferedTps), no ack/timer keys ("N" and zeros), brokerActive absent (false).
     let row_w = |hour: &str| {
-        java_row([
+        java_row(&[
             "WireCluster",
             "broker-w",
             "0",
@@ -147,7 +113,7 @@ async fn base_layout_rows_match_java() {
     // 12345 / 10000.0f = 1.2345f -> 1.2, 0.00015 -> 0.0002.
     assert_eq!(
         lines[2],
-        java_row([
+        java_row(&[
             "WireCluster",
             "broker-x",
             "0",
@@ -166,7 +132,7 @@ async fn base_layout_rows_match_java() {
     // ("" strings, zeros, false).
     assert_eq!(
         lines[3],
-        java_row([
+        java_row(&[
             "WireCluster",
             "broker-x",
             "1",

@@ -7,6 +7,9 @@
 #[path = "slave_util/mod.rs"]
 mod slave_util;
 
+#[path = "../../admin/tests/common/java_cluster_format.rs"]
+mod java_format;
+use java_format::{java_header, java_row};
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -99,51 +102,6 @@ fn cluster_list(namesrv: &str) -> (i32, String, String) {
     let code = rmq_admin::run(&args, ctx);
     let text = |b: &Buf| String::from_utf8(b.0.lock().unwrap().clone()).unwrap();
     (code, text(&out), text(&err))
-}
-
-fn l(s: &str, w: usize) -> String {
-    format!("{s:<w$}")
-}
-fn r(s: &str, w: usize) -> String {
-    format!("{s:>w$}")
-}
-
-/// Java 5.3.3's `"%-22s  %-22s  %-4s  %-22s %-16s  %16s  %30s  %-22s  %11s  %-12s  %-8s  %10s%n"`.
-fn java_row(c: &[&str; 12]) -> String {
-    format!(
-        "{}  {}  {}  {} {}  {}  {}  {}  {}  {}  {}  {}\n",
-        l(c[0], 22),
-        l(c[1], 22),
-        l(c[2], 4),
-        l(c[3], 22),
-        l(c[4], 16),
-        r(c[5], 16),
-        r(c[6], 30),
-        l(c[7], 22),
-        r(c[8], 11),
-        l(c[9], 12),
-        l(c[10], 8),
-        r(c[11], 10)
-    )
-}
-
-/// The header: the same widths, all left-justified but for `%16s %30s`.
-fn java_header() -> String {
-    format!(
-        "{}  {}  {}  {} {}  {}  {}  {}  {}  {}  {}  {}\n",
-        l("#Cluster Name", 22),
-        l("#Broker Name", 22),
-        l("#BID", 4),
-        l("#Addr", 22),
-        l("#Version", 16),
-        r("#InTPS(LOAD)", 16),
-        r("#OutTPS(LOAD)", 30),
-        l("#Timer(Progress)", 22),
-        l("#PCWait(ms)", 11),
-        l("#Hour", 12),
-        l("#SPACE", 8),
-        l("#ACTIVATED", 10)
-    )
 }
 
 /// The columns of a row printed with [`java_row`] (none of ours overflows its width).

@@ -24,22 +24,7 @@ fn golden(name: &str) -> Option<PathBuf> {
     p.is_dir().then_some(p)
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), &dst).unwrap();
-            let mut perm = std::fs::metadata(&dst).unwrap().permissions();
-            #[allow(clippy::permissions_set_readonly_false)]
-            perm.set_readonly(false);
-            std::fs::set_permissions(&dst, perm).unwrap();
-        }
-    }
-}
+use rmq_store::testutil::copy_dir;
 
 /// The copied broker.conf, re-pointed at the copy and an ephemeral port, loaded like `mqbroker -c`.
 fn settings_for(root: &Path) -> BrokerSettings {

@@ -10,18 +10,7 @@ use rmq_store::recovery::{apply, plan, RecoveryOptions, RecoveryPlan, Step};
 use rmq_store::testutil::golden;
 use rmq_store::{Checkpoint, StoreDir};
 
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let to = dst.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to);
-        } else {
-            std::fs::write(&to, std::fs::read(e.path()).unwrap()).unwrap();
-        }
-    }
-}
+use rmq_store::testutil::copy_dir;
 
 fn copy(s: &str) -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();

@@ -29,18 +29,7 @@ fn crashed_recovers_to_the_last_message() {
     assert!(p.queues.is_empty());
 }
 
-fn copy_dir(src: &std::path::Path, dst: &std::path::Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let to = dst.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to);
-        } else {
-            std::fs::write(&to, std::fs::read(e.path()).unwrap()).unwrap();
-        }
-    }
-}
+use rmq_store::testutil::copy_dir;
 
 fn copy(s: &str) -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();

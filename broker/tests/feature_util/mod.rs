@@ -75,23 +75,9 @@ pub fn golden(name: &str) -> Option<std::path::PathBuf> {
     p.is_dir().then_some(p)
 }
 
-/// Copies a golden store (read-only files become writable).
-pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), &dst).unwrap();
-            let mut perm = std::fs::metadata(&dst).unwrap().permissions();
-            #[allow(clippy::permissions_set_readonly_false)]
-            perm.set_readonly(false);
-            std::fs::set_permissions(&dst, perm).unwrap();
-        }
-    }
-}
+// not every test binary that includes this module copies a store
+#[allow(unused_imports)]
+pub use rmq_store::testutil::copy_dir;
 
 /// The copy's broker.conf pointed at the copy and an ephemeral port, loaded like `mqbroker -c`.
 pub fn golden_settings(root: &std::path::Path) -> rmq_broker::config::BrokerSettings {

@@ -21,23 +21,9 @@ pub fn golden(rel: &str) -> PathBuf {
     p
 }
 
-/// Copies a (read-only) golden tree into a writable one.
-pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), &dst).unwrap();
-            let mut perm = std::fs::metadata(&dst).unwrap().permissions();
-            #[allow(clippy::permissions_set_readonly_false)]
-            perm.set_readonly(false);
-            std::fs::set_permissions(&dst, perm).unwrap();
-        }
-    }
-}
+// not every test binary that includes this module copies a store
+#[allow(unused_imports)]
+pub use rmq_store::testutil::copy_dir;
 
 /// A port p with p-2 (VIP) and p+1 (HA) also free on 127.0.0.1.
 pub fn broker_port() -> u16 {

@@ -39,17 +39,7 @@ fn both(dir: &Path) -> ((String, Visits), (String, Visits)) {
     ((format!("{a:?}"), full), first)
 }
 
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap().flatten() {
-        let to = dst.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to);
-        } else {
-            std::fs::copy(e.path(), &to).unwrap();
-        }
-    }
-}
+use rmq_store::testutil::copy_dir;
 
 #[test]
 fn same_outcome_as_scan_on_golden_stores() {

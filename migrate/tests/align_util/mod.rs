@@ -242,20 +242,6 @@ pub fn restamp(store: &Path, from: u64, to: u64) {
     }
 }
 
-/// Copies a directory tree (golden files are read-only: copies are made writable).
-pub fn copy_tree(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let to = dst.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &to);
-        } else {
-            std::fs::copy(e.path(), &to).unwrap();
-            let mut perm = std::fs::metadata(&to).unwrap().permissions();
-            #[allow(clippy::permissions_set_readonly_false)]
-            perm.set_readonly(false);
-            std::fs::set_permissions(&to, perm).unwrap();
-        }
-    }
-}
+// not every test binary that includes this module copies a store
+#[allow(unused_imports)]
+pub use rmq_store::testutil::copy_dir as copy_tree;

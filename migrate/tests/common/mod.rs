@@ -30,22 +30,7 @@ pub fn verify_json(dir: &Path) -> (i32, serde_json::Value) {
     (code, v)
 }
 
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let to = dst.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to);
-        } else {
-            std::fs::copy(e.path(), &to).unwrap();
-            let mut perm = std::fs::metadata(&to).unwrap().permissions();
-            #[allow(clippy::permissions_set_readonly_false)]
-            perm.set_readonly(false);
-            std::fs::set_permissions(&to, perm).unwrap();
-        }
-    }
-}
+use rmq_store::testutil::copy_dir;
 
 /// A writable copy of a golden store in a temp dir (golden data stays untouched).
 pub fn copy_store(s: &str) -> tempfile::TempDir {
