@@ -12,4 +12,5 @@ pub mod config;
 pub mod env;
 pub mod fastjson;
 pub mod java;
+pub mod jtime;
 pub mod properties;

@@ -38,15 +38,8 @@ impl CleanEnv for SystemEnv {
     }
 
     fn local_hour(&self) -> u32 {
-        // SAFETY: time(NULL) and localtime_r into a zeroed, owned struct.
-        unsafe {
-            let t = libc::time(std::ptr::null_mut());
-            let mut tm: libc::tm = std::mem::zeroed();
-            if libc::localtime_r(&t, &mut tm).is_null() {
-                return 0;
-            }
-            tm.tm_hour as u32
-        }
+        let secs = self.now_ms().div_euclid(1000);
+        rmq_common::jtime::try_local_fields(secs).map_or(0, |f| f.3 as u32)
     }
 
     fn disk_used_ratio(&self, path: &Path) -> f64 {

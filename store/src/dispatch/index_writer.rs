@@ -50,49 +50,8 @@ impl IndexGeometry {
 /// `UtilAll.timeMillisToHumanString` in the local time zone.
 pub fn human_time_name(ms: i64) -> String {
     let ms = ms.max(0);
-    let (y, mo, d, h, mi, s) = local_fields(ms.div_euclid(1000));
+    let (y, mo, d, h, mi, s) = rmq_common::jtime::local_fields(ms.div_euclid(1000));
     format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}{:03}", ms.rem_euclid(1000))
-}
-
-#[cfg(unix)]
-fn local_fields(secs: i64) -> (i64, i64, i64, i64, i64, i64) {
-    let t = secs as libc::time_t;
-    // SAFETY: zeroed tm is valid; localtime_r only writes into it.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are valid for the call.
-    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
-        return utc_fields(secs);
-    }
-    (
-        tm.tm_year as i64 + 1900,
-        tm.tm_mon as i64 + 1,
-        tm.tm_mday as i64,
-        tm.tm_hour as i64,
-        tm.tm_min as i64,
-        tm.tm_sec as i64,
-    )
-}
-
-#[cfg(not(unix))]
-fn local_fields(secs: i64) -> (i64, i64, i64, i64, i64, i64) {
-    utc_fields(secs)
-}
-
-/// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-#[cfg_attr(unix, allow(dead_code))]
-fn utc_fields(secs: i64) -> (i64, i64, i64, i64, i64, i64) {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 /// Index directory state a writer continues from.
@@ -456,8 +415,8 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(utc_fields(1_795_291_496), (2026, 11, 21, 20, 4, 56));
-        assert_eq!(utc_fields(0), (1970, 1, 1, 0, 0, 0));
+        assert_eq!(rmq_common::jtime::utc_fields(1_795_291_496), (2026, 11, 21, 20, 4, 56));
+        assert_eq!(rmq_common::jtime::utc_fields(0), (1970, 1, 1, 0, 0, 0));
         assert_eq!(human_time_name(1_795_291_496_075).len(), 17);
         let d = tempfile::tempdir().unwrap();
         let w =
