@@ -14,5 +14,11 @@ fi
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 export RUST_BACKTRACE=1
 
+# style gates need these components (a no-op when present)
+if command -v rustup >/dev/null 2>&1; then
+    rustup component add rustfmt clippy >/dev/null 2>&1 || true
+fi
+cargo fmt --all --check
+cargo clippy --workspace --locked -- -D warnings
 cargo build --workspace --all-targets --locked
 cargo test --workspace --locked -- --test-threads=2

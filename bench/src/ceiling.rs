@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rmq_remoting::codec::header::{FromExtFields, ToExtFields};
-use rmq_remoting::protocol::body::{self, BrokerData, DataVersion, QueueData, RegisterBrokerBody, TopicConfig, TopicRouteData};
+use rmq_remoting::protocol::body::{
+    self, BrokerData, DataVersion, QueueData, RegisterBrokerBody, TopicConfig, TopicRouteData,
+};
 use rmq_remoting::protocol::namesrv::{GetRouteInfoRequestHeader, RegisterBrokerRequestHeader};
 use rmq_remoting::protocol::register::body_crc32;
 use rmq_remoting::protocol::send::{SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader};
@@ -212,7 +214,11 @@ impl RequestHandler for Handler {
             }
             RequestCode::GET_MAX_OFFSET => s.answer_offset(&req, true),
             RequestCode::GET_MIN_OFFSET => s.answer_offset(&req, false),
-            RequestCode::QUERY_CONSUMER_OFFSET => RemotingCommand::response_to(&req, ResponseCode::QUERY_NOT_FOUND, Some("Not found, maybe this group consumer boot first".into())),
+            RequestCode::QUERY_CONSUMER_OFFSET => RemotingCommand::response_to(
+                &req,
+                ResponseCode::QUERY_NOT_FOUND,
+                Some("Not found, maybe this group consumer boot first".into()),
+            ),
             RequestCode::HEART_BEAT
             | RequestCode::UNREGISTER_CLIENT
             | RequestCode::UPDATE_CONSUMER_OFFSET
@@ -248,7 +254,9 @@ impl CeilingServer {
         if cfg.queues < 1 {
             return Err(BenchError::Config("queues must be at least 1".into()));
         }
-        let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| BenchError::io(format!("bind {}", cfg.listen), e))?;
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|e| BenchError::io(format!("bind {}", cfg.listen), e))?;
         let local = listener.local_addr().map_err(|e| BenchError::io("local address", e))?;
         let store_host = match local {
             SocketAddr::V4(a) => a,

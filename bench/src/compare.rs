@@ -70,7 +70,9 @@ impl CompareReport {
             "compare: ceiling {} vs target {} ({} B messages, {} round(s), medians)\n",
             self.ceiling_addr, self.target, self.size, rounds
         );
-        s.push_str("conns  senders  ceiling msg/s  target msg/s  ratio   ceiling p99 ms  target p99 ms  target errors\n");
+        s.push_str(
+            "conns  senders  ceiling msg/s  target msg/s  ratio   ceiling p99 ms  target p99 ms  target errors\n",
+        );
         for r in &self.rows {
             s.push_str(&format!(
                 "{:>5}  {:>7}  {:>13.1}  {:>12.1}  {:>5.3}  {:>14.3}  {:>13.3}  {:>13}\n",
@@ -121,7 +123,8 @@ impl CeilingChild {
             .map_err(|_| BenchError::Startup("ceiling child did not announce its address within 10 s".into()))?
             .map_err(|e| BenchError::io("read ceiling child output", e))?
             .ok_or_else(|| BenchError::Startup("ceiling child exited before announcing its address".into()))?;
-        let addr = parse_announce(&line).ok_or_else(|| BenchError::Startup(format!("unexpected ceiling output {line:?}")))?;
+        let addr =
+            parse_announce(&line).ok_or_else(|| BenchError::Startup(format!("unexpected ceiling output {line:?}")))?;
         // Keep draining its stdout so it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok((CeilingChild { child }, addr))
@@ -151,7 +154,9 @@ pub const ANNOUNCE_PREFIX: &str = "rmq-bench ceiling listening on ";
 
 pub async fn run(cfg: &CompareConfig) -> Result<CompareReport> {
     if cfg.connection_counts.is_empty() || cfg.threads_per_connection == 0 {
-        return Err(BenchError::Config("compare needs connection counts and at least one sender per connection".into()));
+        return Err(BenchError::Config(
+            "compare needs connection counts and at least one sender per connection".into(),
+        ));
     }
     let per_run = cfg.base.warmup
         + match cfg.base.limit {
@@ -241,7 +246,10 @@ mod tests {
 
     #[test]
     fn announce_line() {
-        assert_eq!(parse_announce("rmq-bench ceiling listening on 127.0.0.1:4321\n").as_deref(), Some("127.0.0.1:4321"));
+        assert_eq!(
+            parse_announce("rmq-bench ceiling listening on 127.0.0.1:4321\n").as_deref(),
+            Some("127.0.0.1:4321")
+        );
         assert_eq!(parse_announce("something else"), None);
     }
 }

@@ -5,7 +5,9 @@ use std::time::Duration;
 use rmq_remoting::codec::header::{FromExtFields, ToExtFields};
 use rmq_remoting::protocol::body;
 use rmq_remoting::protocol::heartbeat::{ConsumerData, HeartbeatData, ProducerData, SubscriptionData};
-use rmq_remoting::protocol::offset::{GetMaxOffsetRequestHeader, OffsetResponseHeader, QueryConsumerOffsetRequestHeader, TopicQueueRequestHeader};
+use rmq_remoting::protocol::offset::{
+    GetMaxOffsetRequestHeader, OffsetResponseHeader, QueryConsumerOffsetRequestHeader, TopicQueueRequestHeader,
+};
 use rmq_remoting::transport::{Channel, Client, ClientConfig};
 use rmq_remoting::{RemotingCommand, RequestCode, ResponseCode, SerializeType};
 
@@ -100,7 +102,13 @@ pub async fn queue_offset(ch: &Channel, topic: &str, queue_id: i32, max: bool, t
 }
 
 /// QUERY_CONSUMER_OFFSET (14); `None` if the group has no committed offset.
-pub async fn committed_offset(ch: &Channel, group: &str, topic: &str, queue_id: i32, timeout: Duration) -> Result<Option<i64>> {
+pub async fn committed_offset(
+    ch: &Channel,
+    group: &str,
+    topic: &str,
+    queue_id: i32,
+    timeout: Duration,
+) -> Result<Option<i64>> {
     let mut cmd = RemotingCommand::request(RequestCode::QUERY_CONSUMER_OFFSET);
     QueryConsumerOffsetRequestHeader {
         consumer_group: group.to_string(),

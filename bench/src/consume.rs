@@ -201,7 +201,13 @@ impl Shared {
     }
 }
 
-async fn pull_queue(shared: Arc<Shared>, q: QueueRef, mut offset: i64, conn: usize, mut stop: watch::Receiver<bool>) -> QueueTally {
+async fn pull_queue(
+    shared: Arc<Shared>,
+    q: QueueRef,
+    mut offset: i64,
+    conn: usize,
+    mut stop: watch::Receiver<bool>,
+) -> QueueTally {
     let mut qt = QueueTally::default();
     let chans = &shared.channels[q.broker];
     let ch = chans[conn % chans.len()].clone();
@@ -221,7 +227,10 @@ async fn pull_queue(shared: Arc<Shared>, q: QueueRef, mut offset: i64, conn: usi
         qt.pulls += 1;
         let failed = match resp {
             Ok(resp) => match resp.response_code() {
-                ResponseCode::SUCCESS | ResponseCode::PULL_NOT_FOUND | ResponseCode::PULL_RETRY_IMMEDIATELY | ResponseCode::PULL_OFFSET_MOVED => {
+                ResponseCode::SUCCESS
+                | ResponseCode::PULL_NOT_FOUND
+                | ResponseCode::PULL_RETRY_IMMEDIATELY
+                | ResponseCode::PULL_OFFSET_MOVED => {
                     match PullMessageResponseHeader::from_command(&resp) {
                         Ok(h) => offset = h.next_begin_offset,
                         Err(e) => qt.tally.record_error(format!("bad pull header: {e}"), Instant::now()),
@@ -287,10 +296,12 @@ pub async fn start(cfg: &ConsumeConfig) -> Result<ConsumeHandle> {
         let off = match cfg.from {
             StartFrom::Last => queue_offset(ch, &cfg.topic, q.queue_id, true, cfg.timeout).await?,
             StartFrom::First => queue_offset(ch, &cfg.topic, q.queue_id, false, cfg.timeout).await?,
-            StartFrom::Committed => match committed_offset(ch, &cfg.group, &cfg.topic, q.queue_id, cfg.timeout).await? {
-                Some(o) => o,
-                None => queue_offset(ch, &cfg.topic, q.queue_id, true, cfg.timeout).await?,
-            },
+            StartFrom::Committed => {
+                match committed_offset(ch, &cfg.group, &cfg.topic, q.queue_id, cfg.timeout).await? {
+                    Some(o) => o,
+                    None => queue_offset(ch, &cfg.topic, q.queue_id, true, cfg.timeout).await?,
+                }
+            }
         };
         offsets.push(off);
     }

@@ -15,7 +15,10 @@ pub enum BenchError {
     Body(#[from] BodyError),
     #[error("bad response header: {0}")]
     Header(#[from] HeaderError),
-    #[error("name server {namesrv} knows no topic {topic} (and no {} route to fall back on)", crate::route::DEFAULT_TOPIC)]
+    #[error(
+        "name server {namesrv} knows no topic {topic} (and no {} route to fall back on)",
+        crate::route::DEFAULT_TOPIC
+    )]
     TopicNotFound { topic: String, namesrv: String },
     #[error("topic {topic} has no {kind} queue on any broker with a master")]
     NoQueues { topic: String, kind: &'static str },

@@ -20,7 +20,11 @@ use rmq_bench::util::parse_duration;
 use rmq_remoting::SerializeType;
 
 #[derive(Parser)]
-#[command(name = "rmq-bench", version, about = "RocketMQ remoting load tool and protocol-ceiling server (loopback only)")]
+#[command(
+    name = "rmq-bench",
+    version,
+    about = "RocketMQ remoting load tool and protocol-ceiling server (loopback only)"
+)]
 struct Cli {
     /// Tokio worker threads (default: one per core).
     #[arg(long, global = true)]
@@ -78,7 +82,9 @@ struct TargetArgs {
 impl TargetArgs {
     fn source(&self) -> RouteSource {
         match &self.broker {
-            Some(addr) => RouteSource::Broker { addr: addr.clone(), name: self.broker_name.clone(), queues: self.queues },
+            Some(addr) => {
+                RouteSource::Broker { addr: addr.clone(), name: self.broker_name.clone(), queues: self.queues }
+            }
             None => RouteSource::Namesrv(self.namesrv.clone()),
         }
     }
@@ -406,11 +412,15 @@ async fn run(cmd: Cmd) -> Result<()> {
                 let _ = std::io::stdout().flush();
             })
             .await?;
-            emit(a.json, &stats, |s| format!("served {} sends, {} pulls, {} routes, {} other\n", s.sends, s.pulls, s.routes, s.other))
+            emit(a.json, &stats, |s| {
+                format!("served {} sends, {} pulls, {} routes, {} other\n", s.sends, s.pulls, s.routes, s.other)
+            })
         }
         Cmd::Compare(a) => {
             let target = match (&a.target_broker, &a.target_namesrv) {
-                (Some(addr), _) => RouteSource::Broker { addr: addr.clone(), name: a.broker_name.clone(), queues: a.queues },
+                (Some(addr), _) => {
+                    RouteSource::Broker { addr: addr.clone(), name: a.broker_name.clone(), queues: a.queues }
+                }
                 (None, Some(ns)) => RouteSource::Namesrv(ns.clone()),
                 (None, None) => bail!("give --target-namesrv or --target-broker"),
             };

@@ -61,7 +61,8 @@ pub struct UniqKeys {
 impl UniqKeys {
     pub fn new() -> UniqKeys {
         let pid = std::process::id();
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         // ip (127.0.0.1) | pid (2 bytes) | a per-run hash (4 bytes), like Java's FIX_STRING.
         let prefix = format!("7F000001{:04X}{:08X}", pid & 0xFFFF, (nanos as u32) ^ pid.rotate_left(16));
         UniqKeys { prefix, start_secs: (nanos / 1_000_000_000) as u64, counter: AtomicU32::new(0) }
@@ -106,7 +107,14 @@ impl SendSpec {
     }
 
     /// SEND_MESSAGE_V2 (310) with the fields `DefaultMQProducerImpl.sendKernelImpl` sets.
-    pub fn request(&self, broker_name: &str, queue_id: i32, born_ms: i64, uniq_key: &str, body: Bytes) -> RemotingCommand {
+    pub fn request(
+        &self,
+        broker_name: &str,
+        queue_id: i32,
+        born_ms: i64,
+        uniq_key: &str,
+        body: Bytes,
+    ) -> RemotingCommand {
         let mut cmd = RemotingCommand::request(RequestCode::SEND_MESSAGE_V2);
         SendMessageRequestHeaderV2 {
             a: self.producer_group.clone(),
@@ -170,7 +178,8 @@ impl<'a> Cursor<'a> {
         Ok(i64::from_be_bytes(self.take(8, what)?.try_into().expect("8 bytes")))
     }
     fn len(&mut self, v: i64, what: &str) -> Result<usize> {
-        usize::try_from(v).map_err(|_| BenchError::Message { offset: self.base + self.pos, reason: format!("negative {what} {v}") })
+        usize::try_from(v)
+            .map_err(|_| BenchError::Message { offset: self.base + self.pos, reason: format!("negative {what} {v}") })
     }
 }
 
@@ -215,7 +224,8 @@ fn decode_one(rec: &[u8], base: usize) -> Result<PulledMessage<'_>> {
     let body_len = c.i32("body length")?;
     let body_len = c.len(body_len as i64, "body length")?;
     let body = c.take(body_len, "body")?;
-    let topic_len = if magic == MAGIC_V2 { c.i16("topic length")? as i64 } else { c.take(1, "topic length")?[0] as i64 };
+    let topic_len =
+        if magic == MAGIC_V2 { c.i16("topic length")? as i64 } else { c.take(1, "topic length")?[0] as i64 };
     let topic_len = c.len(topic_len, "topic length")?;
     let topic = c.take(topic_len, "topic")?;
     let props_len = c.i16("properties length")?;
@@ -244,7 +254,8 @@ pub struct RecordFields<'a> {
 pub fn encode_record(f: &RecordFields<'_>, out: &mut Vec<u8>) {
     let topic = &f.topic.as_bytes()[..f.topic.len().min(127)];
     let props = &f.properties.as_bytes()[..f.properties.len().min(i16::MAX as usize)];
-    let total = 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + 8 + 8 + 8 + 4 + 8 + 4 + f.body.len() + 1 + topic.len() + 2 + props.len();
+    let total =
+        4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + 8 + 8 + 8 + 4 + 8 + 4 + f.body.len() + 1 + topic.len() + 2 + props.len();
     let host = |h: &std::net::SocketAddrV4, out: &mut Vec<u8>| {
         out.extend_from_slice(&h.ip().octets());
         out.extend_from_slice(&(h.port() as i32).to_be_bytes());

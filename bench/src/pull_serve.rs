@@ -63,10 +63,11 @@ pub(crate) async fn serve_pull(state: &State, req: &RemotingCommand) -> Remoting
                 records.iter().for_each(|r| body.extend_from_slice(r));
                 return respond(req, ResponseCode::SUCCESS, header(next, min, max)).with_body(body.freeze());
             }
-            Read::Moved { next, min, max } => return respond(req, ResponseCode::PULL_OFFSET_MOVED, header(next, min, max)),
+            Read::Moved { next, min, max } => {
+                return respond(req, ResponseCode::PULL_OFFSET_MOVED, header(next, min, max))
+            }
             Read::Empty { min, max } => {
-                if tokio::time::Instant::now() >= deadline
-                    || tokio::time::timeout_at(deadline, notified).await.is_err()
+                if tokio::time::Instant::now() >= deadline || tokio::time::timeout_at(deadline, notified).await.is_err()
                 {
                     return respond(req, ResponseCode::PULL_NOT_FOUND, header(h.queue_offset, min, max));
                 }

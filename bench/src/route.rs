@@ -51,11 +51,8 @@ impl Route {
         qds.sort_by(|a, b| a.broker_name.cmp(&b.broker_name));
         let mut route = Route::default();
         for qd in &qds {
-            let Some(addr) = data
-                .broker_datas
-                .iter()
-                .find(|b| b.broker_name == qd.broker_name)
-                .and_then(|b| b.broker_addrs.get(&0))
+            let Some(addr) =
+                data.broker_datas.iter().find(|b| b.broker_name == qd.broker_name).and_then(|b| b.broker_addrs.get(&0))
             else {
                 continue;
             };
@@ -92,7 +89,12 @@ impl Route {
 }
 
 /// Fetches the topic's route from `namesrv`; `None` if the name server does not know it.
-pub async fn fetch_route(client: &Client, namesrv: &str, topic: &str, timeout: Duration) -> Result<Option<TopicRouteData>> {
+pub async fn fetch_route(
+    client: &Client,
+    namesrv: &str,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Option<TopicRouteData>> {
     check_loopback(namesrv)?;
     let mut cmd = RemotingCommand::request(RequestCode::GET_ROUTEINFO_BY_TOPIC);
     GetRouteInfoRequestHeader { topic: topic.to_string(), accept_standard_json_only: Some(true) }.apply_to(&mut cmd);
@@ -124,7 +126,13 @@ pub fn default_topic_route(mut data: TopicRouteData) -> TopicRouteData {
 }
 
 /// Resolves `source` for `topic`; fails if there is nothing to `need` ("write" or "read").
-pub async fn resolve(client: &Client, source: &RouteSource, topic: &str, need: &'static str, timeout: Duration) -> Result<Route> {
+pub async fn resolve(
+    client: &Client,
+    source: &RouteSource,
+    topic: &str,
+    need: &'static str,
+    timeout: Duration,
+) -> Result<Route> {
     let route = match source {
         RouteSource::Namesrv(ns) => match fetch_route(client, ns, topic, timeout).await? {
             Some(data) => Route::from_route_data(&data),
@@ -183,7 +191,11 @@ mod tests {
         assert_eq!(r.read_queues.len(), 7);
         assert_eq!(r.write_queues[4], QueueRef { broker: 1, queue_id: 0 });
         assert!(r.check_loopback().is_ok());
-        let data = TopicRouteData { broker_datas: vec![bd("x", &[(0, "10.1.1.1:10911")])], queue_datas: vec![qd("x", 6, 1, 1)], ..Default::default() };
+        let data = TopicRouteData {
+            broker_datas: vec![bd("x", &[(0, "10.1.1.1:10911")])],
+            queue_datas: vec![qd("x", 6, 1, 1)],
+            ..Default::default()
+        };
         assert!(matches!(Route::from_route_data(&data).check_loopback(), Err(BenchError::NonLoopback(_))));
     }
 

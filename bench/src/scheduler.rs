@@ -241,7 +241,8 @@ mod tests {
     #[test]
     fn evenly_spaced_and_bounded_by_duration() {
         let t0 = Instant::now();
-        let s = RateSchedule::new(t0, 1000.0, Duration::from_millis(500), Limit::Duration(Duration::from_secs(1))).unwrap();
+        let s =
+            RateSchedule::new(t0, 1000.0, Duration::from_millis(500), Limit::Duration(Duration::from_secs(1))).unwrap();
         assert_eq!(s.warmup_tickets(), 500);
         assert_eq!(s.total(), 1500);
         assert_eq!(s.scheduled_at(0), t0);
@@ -273,7 +274,8 @@ mod tests {
 
     #[test]
     fn fractional_and_invalid_rates() {
-        let s = RateSchedule::new(Instant::now(), 0.5, Duration::ZERO, Limit::Duration(Duration::from_secs(4))).unwrap();
+        let s =
+            RateSchedule::new(Instant::now(), 0.5, Duration::ZERO, Limit::Duration(Duration::from_secs(4))).unwrap();
         assert_eq!(s.total(), 2);
         assert_eq!(s.scheduled_at(1) - s.start(), Duration::from_secs(2));
         assert!(RateSchedule::new(Instant::now(), 0.0, Duration::ZERO, Limit::Count(1)).is_err());
@@ -295,7 +297,9 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn pacer_releases_every_ticket_on_time() {
-        let tickets = Arc::new(Tickets::new(2000.0, Duration::from_millis(50), Limit::Duration(Duration::from_millis(200))).unwrap());
+        let tickets = Arc::new(
+            Tickets::new(2000.0, Duration::from_millis(50), Limit::Duration(Duration::from_millis(200))).unwrap(),
+        );
         let senders = 3;
         let pacer = tickets.start_pacer(senders).unwrap();
         let mut tasks = Vec::new();

@@ -21,7 +21,8 @@ pub struct RssReport {
 
 impl RssReport {
     pub fn render_text(&self) -> String {
-        let mut s = format!("pid {}  VmRSS {} kB ({:.1} MiB)", self.pid, self.vm_rss_kib, self.vm_rss_kib as f64 / 1024.0);
+        let mut s =
+            format!("pid {}  VmRSS {} kB ({:.1} MiB)", self.pid, self.vm_rss_kib, self.vm_rss_kib as f64 / 1024.0);
         if let Some(h) = self.vm_hwm_kib {
             s.push_str(&format!("  VmHWM {h} kB"));
         }
@@ -41,13 +42,15 @@ pub fn parse_status(pid: u32, text: &str) -> Result<RssReport> {
             .and_then(|rest| rest.trim_start_matches(':').split_whitespace().next())
             .and_then(|v| v.parse().ok())
     };
-    let vm_rss_kib = field("VmRSS").ok_or(BenchError::Proc { pid, reason: "no VmRSS line (kernel thread or zombie?)".into() })?;
+    let vm_rss_kib =
+        field("VmRSS").ok_or(BenchError::Proc { pid, reason: "no VmRSS line (kernel thread or zombie?)".into() })?;
     Ok(RssReport { pid, vm_rss_kib, vm_hwm_kib: field("VmHWM"), threads: field("Threads") })
 }
 
 /// Reads `/proc/PID/status` VmRSS.
 pub fn rss(pid: u32) -> Result<RssReport> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| BenchError::Proc { pid, reason: e.to_string() })?;
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| BenchError::Proc { pid, reason: e.to_string() })?;
     parse_status(pid, &text)
 }
 
@@ -115,7 +118,8 @@ fn stop_child(child: &mut Child) {
 /// Starts `command`, polls `addr` until it accepts, then stops the daemon again.
 pub fn startup(cfg: &StartupConfig) -> Result<StartupReport> {
     check_loopback(&cfg.addr)?;
-    let (prog, args) = cfg.command.split_first().ok_or_else(|| BenchError::Config("startup needs a command after --".into()))?;
+    let (prog, args) =
+        cfg.command.split_first().ok_or_else(|| BenchError::Config("startup needs a command after --".into()))?;
     let targets: Vec<SocketAddr> = cfg
         .addr
         .to_socket_addrs()

@@ -42,7 +42,8 @@ impl CreateTopicReport {
     pub fn render_text(&self) -> String {
         let mut s = format!("created topic {} ({} queues) on {}\n", self.topic, self.queues, self.broker);
         if let Some(ms) = self.route_wait_ms {
-            let brokers: Vec<String> = self.route.iter().map(|(n, a, q)| format!("{n}@{a} ({q} write queues)")).collect();
+            let brokers: Vec<String> =
+                self.route.iter().map(|(n, a, q)| format!("{n}@{a} ({q} write queues)")).collect();
             s.push_str(&format!("route after {ms:.0} ms: {}\n", brokers.join(", ")));
         }
         s
@@ -101,7 +102,9 @@ pub async fn run(cfg: &CreateTopicConfig) -> Result<CreateTopicReport> {
                     .brokers
                     .iter()
                     .enumerate()
-                    .map(|(i, b)| (b.name.clone(), b.addr.clone(), route.write_queues.iter().filter(|q| q.broker == i).count()))
+                    .map(|(i, b)| {
+                        (b.name.clone(), b.addr.clone(), route.write_queues.iter().filter(|q| q.broker == i).count())
+                    })
                     .collect();
                 report.route_wait_ms = Some((t0.elapsed().as_secs_f64() * 1e4).round() / 10.0);
                 return Ok(report);

@@ -107,7 +107,18 @@ async fn cli_json_is_one_parseable_object() {
     let server = common::ceiling(0).await;
     let addr = server.local_addr().to_string();
     let out = common::bench_cli(&[
-        "produce", "--namesrv", &addr, "--topic", "BenchT", "--connections", "2", "--duration", "1s", "--warmup", "0s", "--json",
+        "produce",
+        "--namesrv",
+        &addr,
+        "--topic",
+        "BenchT",
+        "--connections",
+        "2",
+        "--duration",
+        "1s",
+        "--warmup",
+        "0s",
+        "--json",
     ])
     .await;
     assert_eq!(out.lines().count(), 1, "{out}");
@@ -118,7 +129,9 @@ async fn cli_json_is_one_parseable_object() {
     assert_eq!(v["mode"], "sync");
     assert!(v["latency"]["p999_us"].as_u64().unwrap() >= v["latency"]["p99_us"].as_u64().unwrap());
     // Text mode prints the same numbers for people.
-    let text = common::bench_cli(&["produce", "--namesrv", &addr, "--topic", "BenchT", "--count", "20", "--warmup", "0s"]).await;
+    let text =
+        common::bench_cli(&["produce", "--namesrv", &addr, "--topic", "BenchT", "--count", "20", "--warmup", "0s"])
+            .await;
     assert!(text.contains("sent 20  ok 20  errors 0"), "{text}");
     assert!(text.contains("p99.9"), "{text}");
     server.shutdown().await;

@@ -98,7 +98,17 @@ async fn compare_with_the_ceiling_on_both_sides() {
     let target = common::ceiling(0).await;
     let addr = target.local_addr().to_string();
     let out = common::bench_cli(&[
-        "compare", "--target-namesrv", &addr, "--connections", "2,3", "--duration", "500ms", "--warmup", "0s", "--rounds", "2",
+        "compare",
+        "--target-namesrv",
+        &addr,
+        "--connections",
+        "2,3",
+        "--duration",
+        "500ms",
+        "--warmup",
+        "0s",
+        "--rounds",
+        "2",
         "--json",
     ])
     .await;
@@ -149,7 +159,19 @@ async fn startup_and_rss_helpers() {
     let addr = format!("127.0.0.1:{port}");
     let exe = env!("CARGO_BIN_EXE_rmq-bench");
     let out = common::bench_cli(&[
-        "startup", "--addr", &addr, "--settle", "200ms", "--json", "--", exe, "ceiling", "--listen", &addr, "--duration", "20s",
+        "startup",
+        "--addr",
+        &addr,
+        "--settle",
+        "200ms",
+        "--json",
+        "--",
+        exe,
+        "ceiling",
+        "--listen",
+        &addr,
+        "--duration",
+        "20s",
     ])
     .await;
     let v = common::json(&out);

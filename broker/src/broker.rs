@@ -77,8 +77,12 @@ impl Broker {
         let role = settings.role()?;
         // a messageDelayLevel Java cannot parse stops its broker from loading
         let levels = crate::schedule::DelayLevels::parse(&settings.store.message_delay_level)?;
-        let ip: std::net::IpAddr =
-            settings.broker.broker_ip1.trim().parse().map_err(|_| BrokerError::BrokerIp(settings.broker.broker_ip1.clone()))?;
+        let ip: std::net::IpAddr = settings
+            .broker
+            .broker_ip1
+            .trim()
+            .parse()
+            .map_err(|_| BrokerError::BrokerIp(settings.broker.broker_ip1.clone()))?;
         let s2 = settings.clone();
         let meta = tokio::task::spawn_blocking(move || Meta::load(&s2))
             .await
@@ -153,8 +157,13 @@ impl Broker {
             idle_timeout: (idle > 0).then(|| Duration::from_secs(idle as u64)),
             ..ServerConfig::default()
         };
-        let server = Server::serve(listener, server_config.clone(), Arc::new(BrokerHandler { state: state.clone(), fast: false }));
-        let fast_server = Server::serve(fast_listener, server_config, Arc::new(BrokerHandler { state: state.clone(), fast: true }));
+        let server = Server::serve(
+            listener,
+            server_config.clone(),
+            Arc::new(BrokerHandler { state: state.clone(), fast: false }),
+        );
+        let fast_server =
+            Server::serve(fast_listener, server_config, Arc::new(BrokerHandler { state: state.clone(), fast: true }));
         crate::processor::log_supported();
 
         let b = &state.settings.broker;

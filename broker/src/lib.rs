@@ -1,13 +1,13 @@
 //! A drop-in RocketMQ broker (being built: issue 3/5). `mqbroker` (src/main.rs)
 //! only parses flags and starts the library.
 
-pub mod config;
-pub mod namesrv_api;
-pub mod client;
-pub mod ha;
-pub mod meta;
 pub mod broker;
+pub mod client;
+pub mod config;
+pub mod ha;
 pub mod long_polling;
+pub mod meta;
+pub mod namesrv_api;
 pub mod processor;
 pub mod role;
 pub mod schedule;

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use rmq_remoting::codec::header::{FromExtFields, ToExtFields};
 use rmq_remoting::codec::{RemotingCommand, RequestCode, ResponseCode};
+use rmq_remoting::protocol::body;
 use rmq_remoting::protocol::body::{KvTable, RegisterBrokerBody, TopicConfigSerializeWrapper};
 use rmq_remoting::protocol::namesrv::{
     RegisterBrokerRequestHeader, RegisterBrokerResponseHeader, UnRegisterBrokerRequestHeader,
 };
 use rmq_remoting::protocol::register::{body_crc32, encode_register_body};
-use rmq_remoting::protocol::body;
 use rmq_remoting::transport::{Client, TransportError};
 use thiserror::Error;
 use tracing::{debug, warn};
@@ -143,7 +143,12 @@ async fn register_one(
     }
     let h = RegisterBrokerResponseHeader::from_command(&resp).unwrap_or_default();
     let order_topic_config = resp.body.as_deref().and_then(|b| body::decode::<KvTable>("KVTable", b).ok());
-    Ok(RegisterResult { namesrv: addr.to_string(), master_addr: h.master_addr, ha_server_addr: h.ha_server_addr, order_topic_config })
+    Ok(RegisterResult {
+        namesrv: addr.to_string(),
+        master_addr: h.master_addr,
+        ha_server_addr: h.ha_server_addr,
+        order_topic_config,
+    })
 }
 
 /// `registerNameServerPeriod` clamped to [10 s, 60 s] like Java.
@@ -209,7 +214,8 @@ mod tests {
         };
         let r = api.register_all(&list, &master, topics()).await;
         assert_eq!(r.len(), 2, "the dead third name server is skipped");
-        let slave = BrokerIdentity { broker_id: 1, broker_addr: "127.0.0.1:20911".into(), compressed: true, ..master.clone() };
+        let slave =
+            BrokerIdentity { broker_id: 1, broker_addr: "127.0.0.1:20911".into(), compressed: true, ..master.clone() };
         let api2 = NamesrvApi::new(Client::new(ClientConfig::default()), Duration::from_secs(3));
         let r = api2.register_all(&list[..1], &slave, topics()).await;
         assert_eq!(r[0].master_addr.as_deref(), Some("127.0.0.1:10911"));

@@ -14,7 +14,11 @@ fn mqbroker() -> Command {
 fn print_flags_and_startup_checks() {
     let d = tempfile::tempdir().unwrap();
     let conf = d.path().join("broker.conf");
-    std::fs::write(&conf, format!("brokerName=bx\nstorePathRootDir={}\nnamesrvAddr=1.2.3.4:9876\n", d.path().join("s").display())).unwrap();
+    std::fs::write(
+        &conf,
+        format!("brokerName=bx\nstorePathRootDir={}\nnamesrvAddr=1.2.3.4:9876\n", d.path().join("s").display()),
+    )
+    .unwrap();
     let out = mqbroker().args(["-c", conf.to_str().unwrap(), "-n", "127.0.0.1:9999", "-p"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();

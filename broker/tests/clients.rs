@@ -73,7 +73,10 @@ async fn heartbeats_register_groups_and_changes_are_pushed() {
     h.sub_version = 100;
     let r = call(&c1, &addr, pull_cmd(&h)).await;
     assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{r:?}");
-    assert_eq!(records(r.body.as_deref().unwrap()).iter().map(|m| m.body.to_vec()).collect::<Vec<_>>(), vec![b"b".to_vec()]);
+    assert_eq!(
+        records(r.body.as_deref().unwrap()).iter().map(|m| m.body.to_vec()).collect::<Vec<_>>(),
+        vec![b"b".to_vec()]
+    );
     h.sub_version = 200;
     assert_eq!(call(&c1, &addr, pull_cmd(&h)).await.response_code(), ResponseCode::SUBSCRIPTION_NOT_LATEST);
     h.consumer_group = "nobody".into();
@@ -99,7 +102,10 @@ async fn heartbeats_register_groups_and_changes_are_pushed() {
     }
     assert!(gone);
     let r = call(&c2, &addr, cmd).await;
-    assert_eq!((r.response_code(), r.remark.as_deref()), (ResponseCode::SYSTEM_ERROR, Some("no consumer for this group, hg")));
+    assert_eq!(
+        (r.response_code(), r.remark.as_deref()),
+        (ResponseCode::SYSTEM_ERROR, Some("no consumer for this group, hg"))
+    );
 
     // a garbage heartbeat body is answered, not fatal
     let mut bad = RemotingCommand::request(RequestCode::HEART_BEAT);
@@ -116,7 +122,14 @@ async fn admin_requests_are_routed() {
     let addr = b.local_addr().to_string();
     let c = client();
     let mut cmd = RemotingCommand::request(RequestCode::UPDATE_AND_CREATE_TOPIC);
-    for (k, v) in [("topic", "AdmTopic"), ("defaultTopic", "TBW102"), ("readQueueNums", "2"), ("writeQueueNums", "2"), ("perm", "6"), ("topicFilterType", "SINGLE_TAG")] {
+    for (k, v) in [
+        ("topic", "AdmTopic"),
+        ("defaultTopic", "TBW102"),
+        ("readQueueNums", "2"),
+        ("writeQueueNums", "2"),
+        ("perm", "6"),
+        ("topicFilterType", "SINGLE_TAG"),
+    ] {
         cmd.set_ext(k, v);
     }
     let r = call(&c, &addr, cmd).await;

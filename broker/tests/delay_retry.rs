@@ -25,7 +25,14 @@ fn delay_settings(root: &Path, ns: Option<&str>, levels: &str) -> BrokerSettings
     s
 }
 
-async fn send(c: &rmq_remoting::transport::Client, addr: &str, topic: &str, queue: i32, p: &str, body: &[u8]) -> SendMessageResponseHeader {
+async fn send(
+    c: &rmq_remoting::transport::Client,
+    addr: &str,
+    topic: &str,
+    queue: i32,
+    p: &str,
+    body: &[u8],
+) -> SendMessageResponseHeader {
     let mut h = send_header(topic, queue, p);
     h.born_timestamp = now_ms();
     let r = call(c, addr, send_v2(&h, body)).await;
@@ -58,7 +65,10 @@ async fn delayed_messages_wait_for_their_level_and_arrive_in_order() {
     let level1 = queue_records(&b, SCHEDULE, 0).await;
     assert_eq!(q.get(0).unwrap().unwrap().tags_code, level1[0].store_timestamp + 1000, "tags code = deliver time");
 
-    assert!(wait_for(10, || max_offset(&b, "DlTopic", 0) == 5 && b.state().meta.delay_offsets.get(3) == 1).await, "all five delivered");
+    assert!(
+        wait_for(10, || max_offset(&b, "DlTopic", 0) == 5 && b.state().meta.delay_offsets.get(3) == 1).await,
+        "all five delivered"
+    );
     let got = queue_records(&b, "DlTopic", 0).await;
     let keys: Vec<&str> = got.iter().map(|m| prop(m, "KEYS").unwrap()).collect();
     assert_eq!(keys, ["dk0", "dk2", "dk4", "dk1", "dk3"], "level 1 in send order, then levels 2 and 3");
@@ -176,7 +186,10 @@ async fn send_back_retries_through_the_schedule_then_dead_letters() {
     assert_eq!(max_offset(&b, "%DLQ%cg_rb", 0), 2);
 
     let resp = call(&c, &addr, send_back(99_999_999, "cg_rb", 0, None)).await;
-    assert_eq!((resp.response_code(), resp.remark.as_deref()), (ResponseCode::SYSTEM_ERROR, Some("look message by offset failed, 99999999")));
+    assert_eq!(
+        (resp.response_code(), resp.remark.as_deref()),
+        (ResponseCode::SYSTEM_ERROR, Some("look message by offset failed, 99999999"))
+    );
 
     // the client's fallback: a plain send to the retry topic with a delay level
     let mut h = send_header("%RETRY%cg_rb", 0, &props(&[("KEYS", "fallback"), ("DELAY", "4")]));

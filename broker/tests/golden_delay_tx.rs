@@ -16,7 +16,9 @@ use parking_lot::Mutex;
 use rmq_broker::config::BrokerSettings;
 use rmq_remoting::codec::header::{FromExtFields, ToExtFields};
 use rmq_remoting::codec::{RemotingCommand, RequestCode, ResponseCode};
-use rmq_remoting::protocol::client::{CheckTransactionStateRequestHeader, ConsumerSendMsgBackRequestHeader, EndTransactionRequestHeader};
+use rmq_remoting::protocol::client::{
+    CheckTransactionStateRequestHeader, ConsumerSendMsgBackRequestHeader, EndTransactionRequestHeader,
+};
 use rmq_remoting::transport::{BoxFuture, Channel, Client, ClientConfig, RequestHandler};
 use rmq_store::record::{decode_message, MessageRecord};
 
@@ -48,10 +50,20 @@ async fn golden_delay_progress_continues_and_new_records_match_java() {
     let retry_before = max_offset(&b, "%RETRY%cg_golden_push", 0);
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let after: Vec<i64> = (0..4).map(|q| max_offset(&b, "GoldenTopicA", q)).collect();
-    assert_eq!((before, retry_before), (after.clone(), max_offset(&b, "%RETRY%cg_golden_push", 0)), "nothing delivered again");
+    assert_eq!(
+        (before, retry_before),
+        (after.clone(), max_offset(&b, "%RETRY%cg_golden_push", 0)),
+        "nothing delivered again"
+    );
 
     // seq 18 sent again: the parked record is the one Java stored
-    let p = props(&[("KEYS", "keyDelay"), ("DELAY", "2"), ("UNIQ_KEY", "7F0000011F405FFD2B276B4E57220012"), ("WAIT", "true"), ("TAGS", "TagDelay")]);
+    let p = props(&[
+        ("KEYS", "keyDelay"),
+        ("DELAY", "2"),
+        ("UNIQ_KEY", "7F0000011F405FFD2B276B4E57220012"),
+        ("WAIT", "true"),
+        ("TAGS", "TagDelay"),
+    ]);
     let r = call(&c, &addr, send_v2(&send_header("GoldenTopicA", 3, &p), b"delayed message level 2 (5s)")).await;
     assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{r:?}");
     assert_eq!(r.ext("queueOffset"), Some("1"), "the next offset of schedule queue 1");
@@ -176,7 +188,10 @@ async fn golden_op_messages_are_read_when_checking_from_the_start() {
     }
     let (b, handler, _c) = tx_broker(s).await;
     assert_eq!(b.state().meta.offsets.query(SYS_GROUP, HALF, 0), -1);
-    assert!(wait_for(10, || b.state().meta.offsets.query(SYS_GROUP, OP, 0) == 4).await, "op progress reaches the rollback's op");
+    assert!(
+        wait_for(10, || b.state().meta.offsets.query(SYS_GROUP, OP, 0) == 4).await,
+        "op progress reaches the rollback's op"
+    );
     assert!(wait_for(5, || b.state().meta.offsets.query(SYS_GROUP, HALF, 0) == 5).await);
     let checks = handler.checks.lock().clone();
     // halves 0, 1 and 3 have op messages "0", "1", "3"; only half 2 (checked by Java as 3) is asked about again
@@ -187,7 +202,10 @@ async fn golden_op_messages_are_read_when_checking_from_the_start() {
     assert_eq!((m.topic.as_str(), m.queue_id), ("GoldenTxTopic", 1));
     let halves = queue_records(&b, HALF, 0).await;
     assert_eq!(halves.len(), 5);
-    assert_eq!(halves[4].properties_raw, halves[3].properties_raw, "the re-stored half has the bytes Java's check wrote");
+    assert_eq!(
+        halves[4].properties_raw, halves[3].properties_raw,
+        "the re-stored half has the bytes Java's check wrote"
+    );
     assert_eq!(h.commit_log_offset, halves[4].physical_offset);
     let ops = queue_records(&b, OP, 0).await;
     assert_eq!(ops.len(), 4);

@@ -54,8 +54,13 @@ fn sha(b: &[u8]) -> String {
 
 async fn query_offset(c: &rmq_remoting::transport::Client, addr: &str, group: &str, topic: &str, q: i32) -> i64 {
     let mut cmd = RemotingCommand::request(RequestCode::QUERY_CONSUMER_OFFSET);
-    QueryConsumerOffsetRequestHeader { consumer_group: group.into(), topic: topic.into(), queue_id: q, set_zero_if_not_found: None }
-        .apply_to(&mut cmd);
+    QueryConsumerOffsetRequestHeader {
+        consumer_group: group.into(),
+        topic: topic.into(),
+        queue_id: q,
+        set_zero_if_not_found: None,
+    }
+    .apply_to(&mut cmd);
     let r = call(c, addr, cmd).await;
     assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{group} {topic}/{q}: {r:?}");
     OffsetResponseHeader::from_command(&r).unwrap().offset
@@ -69,7 +74,8 @@ async fn serves_the_manifest(name: &str) {
     let d = tempfile::tempdir().unwrap();
     let root = d.path().join(name);
     copy_dir(&src, &root);
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("manifest.json")).unwrap()).unwrap();
     let b = broker(settings_for(&root)).await;
     assert!(root.join("abort").exists(), "abort marks the running store");
     let st = b.state().clone();
@@ -82,7 +88,14 @@ async fn serves_the_manifest(name: &str) {
         while off < max {
             let r = st
                 .store
-                .get_messages(GetRequest { topic: topic.clone(), queue_id: q, offset: off, max_nums: 32, max_bytes: None, filter: TagFilter::All })
+                .get_messages(GetRequest {
+                    topic: topic.clone(),
+                    queue_id: q,
+                    offset: off,
+                    max_nums: 32,
+                    max_bytes: None,
+                    filter: TagFilter::All,
+                })
                 .await
                 .unwrap();
             for m in records(&r.body) {

@@ -87,7 +87,8 @@ async fn restart_keeps_messages_and_committed_offsets() {
     // enough bytes to roll several 64 KiB commitlog files and 30-unit CQ files
     for i in 0..100 {
         let body = vec![b'a' + (i % 26) as u8; 1500];
-        let r = call(&c, &addr, send_v2(&send_header("RsTopic", i % 2, &props(&[("KEYS", &format!("k{i}"))])), &body)).await;
+        let r = call(&c, &addr, send_v2(&send_header("RsTopic", i % 2, &props(&[("KEYS", &format!("k{i}"))])), &body))
+            .await;
         assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{r:?}");
     }
     // 5.x refuses offsets of groups it does not know: a pull creates the group
@@ -123,8 +124,13 @@ async fn restart_keeps_messages_and_committed_offsets() {
     assert_eq!(got.len(), 50);
     assert!(got.iter().enumerate().all(|(i, m)| m.queue_offset == i as i64 && m.body.len() == 1500));
     let mut cmd = RemotingCommand::request(RequestCode::QUERY_CONSUMER_OFFSET);
-    QueryConsumerOffsetRequestHeader { consumer_group: "rg".into(), topic: "RsTopic".into(), queue_id: 1, set_zero_if_not_found: None }
-        .apply_to(&mut cmd);
+    QueryConsumerOffsetRequestHeader {
+        consumer_group: "rg".into(),
+        topic: "RsTopic".into(),
+        queue_id: 1,
+        set_zero_if_not_found: None,
+    }
+    .apply_to(&mut cmd);
     let r = call(&c, &addr, cmd).await;
     assert_eq!(OffsetResponseHeader::from_command(&r).unwrap().offset, 42);
     // writing continues where it stopped

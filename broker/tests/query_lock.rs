@@ -16,8 +16,14 @@ use rmq_store::record::decode_offset_msg_id;
 
 fn query(topic: &str, key: &str, max: i32, begin: i64, end: i64) -> RemotingCommand {
     let mut cmd = RemotingCommand::request(RequestCode::QUERY_MESSAGE);
-    QueryMessageRequestHeader { topic: topic.into(), key: key.into(), max_num: max, begin_timestamp: begin, end_timestamp: end }
-        .apply_to(&mut cmd);
+    QueryMessageRequestHeader {
+        topic: topic.into(),
+        key: key.into(),
+        max_num: max,
+        begin_timestamp: begin,
+        end_timestamp: end,
+    }
+    .apply_to(&mut cmd);
     cmd
 }
 
@@ -53,7 +59,11 @@ async fn query_by_key_and_view_by_offset() {
     let r = call(&c, &addr, cmd).await;
     assert_eq!(records(r.body.as_deref().unwrap())[0].body.as_ref(), b"body 2");
 
-    for cmd in [query("QTopic", "qk1", 32, end + 10_000, end + 20_000), query("QTopic", "nokey", 32, 0, end), query("Other", "qk1", 32, 0, end)] {
+    for cmd in [
+        query("QTopic", "qk1", 32, end + 10_000, end + 20_000),
+        query("QTopic", "nokey", 32, 0, end),
+        query("Other", "qk1", 32, 0, end),
+    ] {
         let r = call(&c, &addr, cmd).await;
         assert_eq!(
             (r.response_code(), r.remark.as_deref()),
@@ -72,7 +82,10 @@ async fn query_by_key_and_view_by_offset() {
     let mut cmd = RemotingCommand::request(RequestCode::VIEW_MESSAGE_BY_ID);
     ViewMessageRequestHeader { topic: None, offset: 10_000_000 }.apply_to(&mut cmd);
     let r = call(&c, &addr, cmd).await;
-    assert_eq!((r.response_code(), r.remark.as_deref()), (ResponseCode::SYSTEM_ERROR, Some("can not find message by the offset, 10000000")));
+    assert_eq!(
+        (r.response_code(), r.remark.as_deref()),
+        (ResponseCode::SYSTEM_ERROR, Some("can not find message by the offset, 10000000"))
+    );
     b.shutdown().await;
 }
 

@@ -99,19 +99,30 @@ async fn send_pull_round_trip_with_tags_offsets_and_errors() {
 
     // offsets: update (oneway like clients), query, max/min, search by time
     let mut cmd = RemotingCommand::request(RequestCode::UPDATE_CONSUMER_OFFSET);
-    UpdateConsumerOffsetRequestHeader { consumer_group: "cg".into(), topic: "RtTopic".into(), queue_id: 1, commit_offset: 4 }
-        .apply_to(&mut cmd);
+    UpdateConsumerOffsetRequestHeader {
+        consumer_group: "cg".into(),
+        topic: "RtTopic".into(),
+        queue_id: 1,
+        commit_offset: 4,
+    }
+    .apply_to(&mut cmd);
     assert_eq!(call(&c, &addr, cmd).await.response_code(), ResponseCode::SUCCESS);
     let mut cmd = RemotingCommand::request(RequestCode::QUERY_CONSUMER_OFFSET);
-    QueryConsumerOffsetRequestHeader { consumer_group: "cg".into(), topic: "RtTopic".into(), queue_id: 1, set_zero_if_not_found: None }
-        .apply_to(&mut cmd);
+    QueryConsumerOffsetRequestHeader {
+        consumer_group: "cg".into(),
+        topic: "RtTopic".into(),
+        queue_id: 1,
+        set_zero_if_not_found: None,
+    }
+    .apply_to(&mut cmd);
     let r = call(&c, &addr, cmd).await;
     assert_eq!(OffsetResponseHeader::from_command(&r).unwrap().offset, 4);
     let mut cmd = RemotingCommand::request(RequestCode::GET_MAX_OFFSET);
     GetMaxOffsetRequestHeader { topic: "RtTopic".into(), queue_id: 1, committed: None }.apply_to(&mut cmd);
     assert_eq!(OffsetResponseHeader::from_command(&call(&c, &addr, cmd).await).unwrap().offset, 6);
     let mut cmd = RemotingCommand::request(RequestCode::SEARCH_OFFSET_BY_TIMESTAMP);
-    SearchOffsetRequestHeader { topic: "RtTopic".into(), queue_id: 1, timestamp: 0, boundary_type: None }.apply_to(&mut cmd);
+    SearchOffsetRequestHeader { topic: "RtTopic".into(), queue_id: 1, timestamp: 0, boundary_type: None }
+        .apply_to(&mut cmd);
     assert_eq!(OffsetResponseHeader::from_command(&call(&c, &addr, cmd).await).unwrap().offset, 0);
 
     // malformed and unknown requests get answers, the connection stays usable

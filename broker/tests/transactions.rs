@@ -20,7 +20,14 @@ use rmq_store::record::{decode_message, decode_offset_msg_id, MessageRecord};
 const HALF: &str = "RMQ_SYS_TRANS_HALF_TOPIC";
 const OP: &str = "RMQ_SYS_TRANS_OP_HALF_TOPIC";
 
-fn end_tx(group: &str, tran_offset: i64, commit_log_offset: i64, msg_id: &str, decision: i32, from_check: bool) -> RemotingCommand {
+fn end_tx(
+    group: &str,
+    tran_offset: i64,
+    commit_log_offset: i64,
+    msg_id: &str,
+    decision: i32,
+    from_check: bool,
+) -> RemotingCommand {
     let mut cmd = RemotingCommand::request(RequestCode::END_TRANSACTION);
     EndTransactionRequestHeader {
         topic: None,
@@ -64,7 +71,11 @@ impl RequestHandler for TxProducer {
 }
 
 async fn half(c: &Client, addr: &str, key: &str, queue: i32) -> SendMessageResponseHeader {
-    let mut h = send_header("TxTopic", queue, &props(&[("KEYS", key), ("TRAN_MSG", "true"), ("PGROUP", "pg_tx"), ("TAGS", "TagTx")]));
+    let mut h = send_header(
+        "TxTopic",
+        queue,
+        &props(&[("KEYS", key), ("TRAN_MSG", "true"), ("PGROUP", "pg_tx"), ("TAGS", "TagTx")]),
+    );
     h.producer_group = "pg_tx".into();
     h.sys_flag = 0x4;
     h.born_timestamp = now_ms();
@@ -114,7 +125,10 @@ async fn commit_rollback_and_check_back() {
     let h2 = half(&c, &addr, "rollback-now", 0).await;
     let (q2, p2) = offsets(&h2);
     let r = call(&c, &addr, end_tx("wrong_group", q2, p2, "u2", 12, false)).await;
-    assert_eq!((r.response_code(), r.remark.as_deref()), (ResponseCode::SYSTEM_ERROR, Some("The producer group wrong")));
+    assert_eq!(
+        (r.response_code(), r.remark.as_deref()),
+        (ResponseCode::SYSTEM_ERROR, Some("The producer group wrong"))
+    );
     let r = call(&c, &addr, end_tx("pg_tx", q2 + 5, p2, "u2", 12, false)).await;
     assert_eq!(r.remark.as_deref(), Some("The transaction state table offset wrong"));
     let r = call(&c, &addr, end_tx("pg_tx", q2, p2, "u2", 12, false)).await;
@@ -131,7 +145,10 @@ async fn commit_rollback_and_check_back() {
     assert!(wait_for(15, || max_offset(&b, "TRANS_CHECK_MAX_TIME_TOPIC", 0) == 1).await, "discarded after checks");
     let checks = handler.checks.lock().clone();
     let keys: Vec<&str> = checks.iter().map(|(_, m)| m.properties.get("KEYS").unwrap().as_str()).collect();
-    assert!(!keys.contains(&"commit-now") && !keys.contains(&"rollback-now"), "resolved halves are not checked: {keys:?}");
+    assert!(
+        !keys.contains(&"commit-now") && !keys.contains(&"rollback-now"),
+        "resolved halves are not checked: {keys:?}"
+    );
     assert_eq!(keys.iter().filter(|k| **k == "commit-on-check").count(), 1);
     assert_eq!(keys.iter().filter(|k| **k == "unknown").count(), 2, "transactionCheckMax checks, then discarded");
     let (h, m) = checks.iter().find(|(_, m)| m.properties.get("KEYS").unwrap() == "commit-on-check").unwrap();
@@ -142,13 +159,17 @@ async fn commit_rollback_and_check_back() {
     let committed = queue_records(&b, "TxTopic", 1).await.pop().unwrap();
     assert_eq!(committed.prepared_transaction_offset, h.commit_log_offset);
     let discarded = queue_records(&b, "TRANS_CHECK_MAX_TIME_TOPIC", 0).await;
-    assert_eq!((prop(&discarded[0], "KEYS"), prop(&discarded[0], "TRANSACTION_CHECK_TIMES")), (Some("unknown"), Some("2")));
+    assert_eq!(
+        (prop(&discarded[0], "KEYS"), prop(&discarded[0], "TRANSACTION_CHECK_TIMES")),
+        (Some("unknown"), Some("2"))
+    );
     let _ = h4;
     // the check's progress covers everything resolved
     assert!(
         wait_for(5, || {
             let o = &b.state().meta.offsets;
-            o.query("CID_RMQ_SYS_TRANS", HALF, 0) == max_offset(&b, HALF, 0) && o.query("CID_RMQ_SYS_TRANS", OP, 0) == max_offset(&b, OP, 0)
+            o.query("CID_RMQ_SYS_TRANS", HALF, 0) == max_offset(&b, HALF, 0)
+                && o.query("CID_RMQ_SYS_TRANS", OP, 0) == max_offset(&b, OP, 0)
         })
         .await,
         "half {} / {}, op {} / {}",

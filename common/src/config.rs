@@ -173,7 +173,11 @@ impl<T: ConfigValue> ConfigValue for Option<T> {
 /// Parses `raw` for `key`, turning a failure into [`ConfigError::Malformed`]
 /// (used by [`config_object!`]).
 pub fn parse_value<T: ConfigValue>(key: &str, raw: &str) -> Result<T, ConfigError> {
-    T::parse_config(raw).map_err(|expected| ConfigError::Malformed { key: key.to_string(), value: raw.to_string(), expected })
+    T::parse_config(raw).map_err(|expected| ConfigError::Malformed {
+        key: key.to_string(),
+        value: raw.to_string(),
+        expected,
+    })
 }
 
 /// Lets `config_object!` defaults be written naturally: `"text"` for `String` and

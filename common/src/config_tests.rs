@@ -36,9 +36,15 @@ fn defaults_and_keys() {
     assert_eq!(n.rocketmq_home, "/opt/rmq");
     assert_eq!(n.listen_port, 9876);
     assert_eq!(n.scan_interval, 5000);
-    assert_eq!(TestNamesrv::KEYS, ["rocketmqHome", "kvConfigPath", "listenPort", "orderMessageEnable", "scanNotActiveBrokerInterval"]);
+    assert_eq!(
+        TestNamesrv::KEYS,
+        ["rocketmqHome", "kvConfigPath", "listenPort", "orderMessageEnable", "scanNotActiveBrokerInterval"]
+    );
     let t = TestNetty::default();
-    assert_eq!((t.listen_port, t.ratio, t.bind_address, t.zone.as_deref(), t.max), (8888, 0.75, None, Some("z1"), Some(3)));
+    assert_eq!(
+        (t.listen_port, t.ratio, t.bind_address, t.zone.as_deref(), t.max),
+        (8888, 0.75, None, Some("z1"), Some(3))
+    );
 }
 
 #[test]

@@ -38,11 +38,7 @@ pub fn user_home() -> Option<PathBuf> {
 /// Java does no such expansion; this is for paths operators type on our command lines.
 /// Other paths, and all paths when `$HOME` is unknown, are returned unchanged.
 pub fn expand_home(path: &str) -> PathBuf {
-    let rest = if path == "~" {
-        Some("")
-    } else {
-        path.strip_prefix("~/")
-    };
+    let rest = if path == "~" { Some("") } else { path.strip_prefix("~/") };
     match (rest, user_home()) {
         (Some(""), Some(home)) => home,
         (Some(rest), Some(home)) => home.join(rest),
@@ -132,12 +128,8 @@ pub fn parse_host_port(entry: &str) -> Result<HostPort, AddrError> {
 /// validates every entry like the broker does at startup (it exits -3 on a bad one).
 /// Blanks around entries and empty entries (`a:1;;b:2;`) are skipped.
 pub fn parse_addr_list(list: &str) -> Result<Vec<HostPort>, AddrError> {
-    let addrs = list
-        .split(';')
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .map(parse_host_port)
-        .collect::<Result<Vec<_>, _>>()?;
+    let addrs =
+        list.split(';').map(str::trim).filter(|e| !e.is_empty()).map(parse_host_port).collect::<Result<Vec<_>, _>>()?;
     if addrs.is_empty() {
         return Err(AddrError::Empty);
     }

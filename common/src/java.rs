@@ -37,11 +37,8 @@ pub fn hashmap_capacity(max_len: usize) -> usize {
 /// not occur in practice.
 pub fn hashmap_order<'a, K: AsRef<str> + ?Sized>(keys: impl IntoIterator<Item = &'a K>, capacity: usize) -> Vec<&'a K> {
     let mask = (capacity.max(1) - 1) as u32;
-    let mut with_bucket: Vec<(u32, usize, &'a K)> = keys
-        .into_iter()
-        .enumerate()
-        .map(|(i, k)| (spread(string_hash_code(k.as_ref())) & mask, i, k))
-        .collect();
+    let mut with_bucket: Vec<(u32, usize, &'a K)> =
+        keys.into_iter().enumerate().map(|(i, k)| (spread(string_hash_code(k.as_ref())) & mask, i, k)).collect();
     with_bucket.sort_by_key(|(b, i, _)| (*b, *i));
     with_bucket.into_iter().map(|(_, _, k)| k).collect()
 }
@@ -108,8 +105,16 @@ mod tests {
         // register body, then copies its key set into a HashSet (TopicList). The result must
         // be the order Java returned in mqadmin_topicList.pcap.
         let keys: Vec<String> = [
-            "SCHEDULE_TOPIC_XXXX", "WireCluster_REPLY_TOPIC", "SELF_TEST_TOPIC", "WireCluster", "broker-w",
-            "TBW102", "BenchmarkTest", "OFFSET_MOVED_EVENT", "RMQ_SYS_TRANS_HALF_TOPIC", "WireTopic",
+            "SCHEDULE_TOPIC_XXXX",
+            "WireCluster_REPLY_TOPIC",
+            "SELF_TEST_TOPIC",
+            "WireCluster",
+            "broker-w",
+            "TBW102",
+            "BenchmarkTest",
+            "OFFSET_MOVED_EVENT",
+            "RMQ_SYS_TRANS_HALF_TOPIC",
+            "WireTopic",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -118,8 +123,16 @@ mod tests {
         let got: Vec<&str> =
             hashmap_order(table, hashmap_capacity(keys.len())).into_iter().map(|s| s.as_str()).collect();
         let want = [
-            "SCHEDULE_TOPIC_XXXX", "RMQ_SYS_TRANS_HALF_TOPIC", "broker-w", "BenchmarkTest", "OFFSET_MOVED_EVENT",
-            "WireTopic", "TBW102", "WireCluster", "WireCluster_REPLY_TOPIC", "SELF_TEST_TOPIC",
+            "SCHEDULE_TOPIC_XXXX",
+            "RMQ_SYS_TRANS_HALF_TOPIC",
+            "broker-w",
+            "BenchmarkTest",
+            "OFFSET_MOVED_EVENT",
+            "WireTopic",
+            "TBW102",
+            "WireCluster",
+            "WireCluster_REPLY_TOPIC",
+            "SELF_TEST_TOPIC",
         ];
         assert_eq!(got, want);
     }

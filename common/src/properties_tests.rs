@@ -151,7 +151,8 @@ fn load_file_names_the_file() {
 
 #[test]
 fn never_panics_on_odd_input() {
-    let samples: [&[u8]; 8] = [b"\\", b"\\\\\\", b"\\u", b"\r\\\r", b"#\\\r\n\\", b"=\\\n=", b"\\\n#x\n", b"\x00\xff\\ \\"];
+    let samples: [&[u8]; 8] =
+        [b"\\", b"\\\\\\", b"\\u", b"\r\\\r", b"#\\\r\n\\", b"=\\\n=", b"\\\n#x\n", b"\x00\xff\\ \\"];
     for s in samples {
         let _ = parse(s);
     }

@@ -202,10 +202,7 @@ fn compare_bodies(java: Option<&[u8]>, ours: Option<&[u8]>, policy: &Policy, c: 
         }
         return;
     };
-    let po = match std::str::from_utf8(o)
-        .map_err(|e| e.to_string())
-        .and_then(parse_body)
-    {
+    let po = match std::str::from_utf8(o).map_err(|e| e.to_string()).and_then(parse_body) {
         Ok(p) => p,
         Err(e) => {
             c.diffs.push(diff(
@@ -297,7 +294,8 @@ mod tests {
 
     #[test]
     fn fastjson_bare_integer_keys() {
-        let p = parse_body(r#"{"brokerAddrTable":{"b":{"brokerAddrs":{0:"a:1",2:"a:2"}}},"x":[1,-2.5,true,null]}"#).unwrap();
+        let p = parse_body(r#"{"brokerAddrTable":{"b":{"brokerAddrs":{0:"a:1",2:"a:2"}}},"x":[1,-2.5,true,null]}"#)
+            .unwrap();
         assert_eq!(
             p.value,
             json!({"brokerAddrTable":{"b":{"brokerAddrs":{"0":"a:1","2":"a:2"}}},"x":[1,-2.5,true,null]})

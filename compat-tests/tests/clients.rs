@@ -45,12 +45,8 @@ use rmq_remoting::codec::{RemotingCommand, RequestCode, ResponseCode};
 use rmq_remoting::protocol::body::{self, DataVersion, RegisterBrokerBody, TopicConfig};
 use rmq_remoting::protocol::namesrv::RegisterBrokerRequestHeader;
 use rmq_remoting::protocol::register::body_crc32;
-use rmq_remoting::protocol::send::{
-    SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader,
-};
-use rmq_remoting::transport::{
-    BoxFuture, Channel, Client, ClientConfig, RequestHandler, Server, ServerConfig,
-};
+use rmq_remoting::protocol::send::{SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader};
+use rmq_remoting::transport::{BoxFuture, Channel, Client, ClientConfig, RequestHandler, Server, ServerConfig};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -80,8 +76,7 @@ mod broker_slave;
 use daemons::*;
 use driver::*;
 use fake_broker::{
-    decode_batch, register_cmd, sha256_hex, FakeBroker, FakeHandler, Recorded,
-    TRANSACTION_PREPARED_TYPE,
+    decode_batch, register_cmd, sha256_hex, FakeBroker, FakeHandler, Recorded, TRANSACTION_PREPARED_TYPE,
 };
 use namesrv_send::*;
 

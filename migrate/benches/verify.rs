@@ -80,7 +80,8 @@ fn generate(root: &Path, file_size: u64) -> u64 {
         let uniq = format!("7F0000010A2B18B4AAC2{count:012X}");
         let keys = format!("order-{count} user-{}", count % 977);
         let tags = format!("Tag{}", count % 5);
-        let props = properties_to_bytes([("KEYS", keys.as_str()), ("UNIQ_KEY", &uniq), ("WAIT", "true"), ("TAGS", &tags)]);
+        let props =
+            properties_to_bytes([("KEYS", keys.as_str()), ("UNIQ_KEY", &uniq), ("WAIT", "true"), ("TAGS", &tags)]);
         let q = (count % 8) as usize;
         m.queue_id = q as i32;
         m.queue_offset = queue_offsets[q];

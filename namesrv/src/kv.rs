@@ -58,7 +58,8 @@ impl KvStore {
     /// then move the temp file into place, so a crash never leaves a half-written file.
     fn persist(&self) -> Result<(), NamesrvError> {
         let json = body::encode(&KvConfigSerializeWrapper { config_table: self.table.clone() });
-        write_file_safely(&self.path, &json).map_err(|e| NamesrvError::KvFile { path: self.path.clone(), reason: e.to_string() })
+        write_file_safely(&self.path, &json)
+            .map_err(|e| NamesrvError::KvFile { path: self.path.clone(), reason: e.to_string() })
     }
 }
 

@@ -130,7 +130,12 @@ impl RouteTable {
             register_first = true;
             self.broker_addr.insert(
                 r.broker_name.to_string(),
-                BrokerEntry { cluster: r.cluster.to_string(), addrs: IndexMap::new(), enable_acting_master: false, zone_name: None },
+                BrokerEntry {
+                    cluster: r.cluster.to_string(),
+                    addrs: IndexMap::new(),
+                    enable_acting_master: false,
+                    zone_name: None,
+                },
             );
         }
         self.note_sizes();
@@ -150,7 +155,8 @@ impl RouteTable {
                     let old_state = old_info.data_version.state_version.unwrap_or(0);
                     let new_state = r.topics.data_version.state_version.unwrap_or(0);
                     if old_state > new_state {
-                        self.live.remove(&BrokerAddrKey { cluster: r.cluster.to_string(), addr: r.broker_addr.to_string() });
+                        self.live
+                            .remove(&BrokerAddrKey { cluster: r.cluster.to_string(), addr: r.broker_addr.to_string() });
                         return Some(result);
                     }
                 }
@@ -159,7 +165,12 @@ impl RouteTable {
         if old_addr.is_none() && r.topics.topic_config_table.len() == 1 {
             return None;
         }
-        let prev = self.broker_addr.get_mut(r.broker_name).expect("exists").addrs.insert(r.broker_id, r.broker_addr.to_string());
+        let prev = self
+            .broker_addr
+            .get_mut(r.broker_name)
+            .expect("exists")
+            .addrs
+            .insert(r.broker_id, r.broker_addr.to_string());
         register_first = register_first || prev.as_deref().is_none_or(str::is_empty);
         let is_master = r.broker_id == MASTER_ID;
         let min_id = self.broker_addr[r.broker_name].addrs.keys().copied().min().unwrap_or(r.broker_id);
@@ -181,7 +192,10 @@ impl RouteTable {
             let acting = self.broker_addr[r.broker_name].enable_acting_master;
             for tc in r.topics.topic_config_table.values() {
                 let topic_changed = broker_changed
-                    || self.topic_queue.get(&tc.topic_name).is_none_or(|m| m.is_empty() || !m.contains_key(r.broker_name));
+                    || self
+                        .topic_queue
+                        .get(&tc.topic_name)
+                        .is_none_or(|m| m.is_empty() || !m.contains_key(r.broker_name));
                 if register_first || topic_changed {
                     let mut tc = tc.clone();
                     if is_prime_slave && acting {
@@ -321,7 +335,9 @@ impl RouteTable {
     }
 
     pub fn touch(&mut self, cluster: &str, broker_addr: &str, now: Instant) {
-        if let Some(l) = self.live.get_mut(&BrokerAddrKey { cluster: cluster.to_string(), addr: broker_addr.to_string() }) {
+        if let Some(l) =
+            self.live.get_mut(&BrokerAddrKey { cluster: cluster.to_string(), addr: broker_addr.to_string() })
+        {
             l.last_update = now;
         }
     }
@@ -504,7 +520,11 @@ impl RouteTable {
     }
 
     pub fn member_group(&self, cluster: &str, broker_name: &str) -> BrokerMemberGroup {
-        let mut g = BrokerMemberGroup { broker_addrs: IndexMap::new(), broker_name: broker_name.into(), cluster: cluster.into() };
+        let mut g = BrokerMemberGroup {
+            broker_addrs: IndexMap::new(),
+            broker_name: broker_name.into(),
+            cluster: cluster.into(),
+        };
         if let Some(e) = self.broker_addr.get(broker_name) {
             let ids: Vec<i64> = e.addrs.keys().copied().collect();
             for id in java::long_hashmap_order(&ids) {
@@ -518,7 +538,8 @@ impl RouteTable {
 /// With `supportActingMaster`, a broker set without a master whose queues lost write
 /// permission is shown with its lowest slave as id 0.
 fn apply_acting_master(route: &mut TopicRouteData, acting: impl Fn(&str) -> bool) {
-    let need = route.broker_datas.iter().any(|b| !b.broker_addrs.is_empty() && !b.broker_addrs.contains_key(&MASTER_ID));
+    let need =
+        route.broker_datas.iter().any(|b| !b.broker_addrs.is_empty() && !b.broker_addrs.contains_key(&MASTER_ID));
     if !need {
         return;
     }
@@ -526,7 +547,8 @@ fn apply_acting_master(route: &mut TopicRouteData, acting: impl Fn(&str) -> bool
         if bd.broker_addrs.is_empty() || bd.broker_addrs.contains_key(&MASTER_ID) || !acting(&bd.broker_name) {
             continue;
         }
-        let writable = route.queue_datas.iter().find(|q| q.broker_name == bd.broker_name).map(|q| q.perm & PERM_WRITE != 0);
+        let writable =
+            route.queue_datas.iter().find(|q| q.broker_name == bd.broker_name).map(|q| q.perm & PERM_WRITE != 0);
         if writable == Some(false) {
             if let Some(min) = bd.broker_addrs.keys().copied().min() {
                 let addr = bd.broker_addrs.shift_remove(&min).expect("min key exists");

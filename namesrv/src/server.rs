@@ -29,9 +29,8 @@ pub struct NameServerHandle {
 impl NameServer {
     pub async fn start(settings: NamesrvSettings) -> Result<NameServerHandle, NamesrvError> {
         let kv_path = std::path::PathBuf::from(&settings.namesrv.kv_config_path);
-        let kv = tokio::task::spawn_blocking(move || KvStore::load(&kv_path))
-            .await
-            .expect("kv load task does not panic")?;
+        let kv =
+            tokio::task::spawn_blocking(move || KvStore::load(&kv_path)).await.expect("kv load task does not panic")?;
         let mut route = RouteTable::new();
         route.delete_topic_with_registration = settings.namesrv.delete_topic_with_broker_registration;
         route.support_acting_master = settings.namesrv.support_acting_master;

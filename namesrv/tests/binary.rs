@@ -15,7 +15,12 @@ fn listens_on_the_config_files_port_and_stops_on_sigterm() {
     let conf = dir.path().join("namesrv.conf");
     let mut f = std::fs::File::create(&conf).unwrap();
     // Java-style file: spaces around '=', a comment, a key Java does not know.
-    writeln!(f, "# test\nlistenPort = {port}\nbindAddress=127.0.0.1\nkvConfigPath={}\nnotAKey=1", dir.path().join("kv.json").display()).unwrap();
+    writeln!(
+        f,
+        "# test\nlistenPort = {port}\nbindAddress=127.0.0.1\nkvConfigPath={}\nnotAKey=1",
+        dir.path().join("kv.json").display()
+    )
+    .unwrap();
     drop(f);
     let mut child = Command::new(env!("CARGO_BIN_EXE_mqnamesrv"))
         .arg("-c")
@@ -54,7 +59,8 @@ fn print_config_lists_every_key_and_exits() {
     let out = Command::new(env!("CARGO_BIN_EXE_mqnamesrv")).arg("-c").arg(&conf).arg("-p").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for line in ["listenPort=19876", "orderMessageEnable=true", "kvConfigPath=", "serverChannelMaxIdleTimeSeconds=120"] {
+    for line in ["listenPort=19876", "orderMessageEnable=true", "kvConfigPath=", "serverChannelMaxIdleTimeSeconds=120"]
+    {
         assert!(text.lines().any(|l| l.starts_with(line)), "missing {line} in:\n{text}");
     }
 }

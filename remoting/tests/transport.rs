@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rmq_remoting::codec::{RemotingCommand, RequestCode, ResponseCode, SerializeType};
-use rmq_remoting::transport::{BoxFuture, Channel, Client, ClientConfig, RequestHandler, Server, ServerConfig, TransportError};
+use rmq_remoting::transport::{
+    BoxFuture, Channel, Client, ClientConfig, RequestHandler, Server, ServerConfig, TransportError,
+};
 use tokio::sync::mpsc;
 
 /// Echoes the request's ext fields back; code 9999 never answers; counts oneways.
@@ -37,12 +39,15 @@ impl RequestHandler for Echo {
     }
 }
 
-async fn echo_server(cfg: ServerConfig) -> (rmq_remoting::transport::ServerHandle, Arc<AtomicUsize>, mpsc::UnboundedReceiver<Channel>) {
+async fn echo_server(
+    cfg: ServerConfig,
+) -> (rmq_remoting::transport::ServerHandle, Arc<AtomicUsize>, mpsc::UnboundedReceiver<Channel>) {
     let oneways = Arc::new(AtomicUsize::new(0));
     let (tx, rx) = mpsc::unbounded_channel();
-    let h = Server::bind("127.0.0.1:0".parse().unwrap(), cfg, Arc::new(Echo { oneways: oneways.clone(), channels: tx }))
-        .await
-        .unwrap();
+    let h =
+        Server::bind("127.0.0.1:0".parse().unwrap(), cfg, Arc::new(Echo { oneways: oneways.clone(), channels: tx }))
+            .await
+            .unwrap();
     (h, oneways, rx)
 }
 
@@ -77,7 +82,8 @@ async fn timeouts_and_oneway() {
     let (server, oneways, _) = echo_server(ServerConfig::default()).await;
     let client = Client::new(ClientConfig::default());
     let ch = client.channel(&server.local_addr().to_string()).await.unwrap();
-    let err = ch.invoke(RemotingCommand { code: 9999, ..Default::default() }, Duration::from_millis(100)).await.unwrap_err();
+    let err =
+        ch.invoke(RemotingCommand { code: 9999, ..Default::default() }, Duration::from_millis(100)).await.unwrap_err();
     assert!(matches!(err, TransportError::Timeout { .. }), "{err}");
     ch.invoke_oneway(RemotingCommand::request(RequestCode::UPDATE_CONSUMER_OFFSET)).unwrap();
     // The connection is still usable and no stray response to the oneway arrives.
@@ -94,7 +100,11 @@ async fn server_can_call_its_client() {
     impl RequestHandler for ClientSide {
         fn handle(&self, _ch: &Channel, req: RemotingCommand) -> BoxFuture<Option<RemotingCommand>> {
             Box::pin(async move {
-                Some(RemotingCommand::response_to(&req, ResponseCode::TRANSACTION_SHOULD_COMMIT, Some("from client".into())))
+                Some(RemotingCommand::response_to(
+                    &req,
+                    ResponseCode::TRANSACTION_SHOULD_COMMIT,
+                    Some("from client".into()),
+                ))
             })
         }
     }
@@ -143,7 +153,9 @@ async fn shutdown_closes_connections_and_fails_pending_calls() {
     let ch = client.connect(&server.local_addr().to_string()).await.unwrap();
     let pending = {
         let ch = ch.clone();
-        tokio::spawn(async move { ch.invoke(RemotingCommand { code: 9999, ..Default::default() }, Duration::from_secs(10)).await })
+        tokio::spawn(async move {
+            ch.invoke(RemotingCommand { code: 9999, ..Default::default() }, Duration::from_secs(10)).await
+        })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
     tokio::time::timeout(Duration::from_secs(5), server.shutdown()).await.expect("shutdown finishes");

@@ -99,7 +99,8 @@ mod tests {
     fn load_trims_values_and_maps_errors() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("broker.conf");
-        std::fs::write(&p, "# c\nmappedFileSizeCommitLog = 1024 \nstorePathRootDir=\nenableDLegerCommitLog:TRUE\n").unwrap();
+        std::fs::write(&p, "# c\nmappedFileSizeCommitLog = 1024 \nstorePathRootDir=\nenableDLegerCommitLog:TRUE\n")
+            .unwrap();
         let c = StoreConfig::load(&p).unwrap();
         assert_eq!(c.mapped_file_size_commit_log(), Some(1024));
         assert_eq!(c.store_path_root_dir(), None);

@@ -10,9 +10,9 @@
 //! Everything here is synchronous and blocking; async callers (the broker)
 //! should call it from `tokio::task::spawn_blocking`. All types are `Send`.
 
-pub mod error;
 #[cfg(unix)]
 pub mod append;
+pub mod error;
 pub mod record;
 
 pub use error::{RecordError, Result, StoreError};

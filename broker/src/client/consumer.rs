@@ -199,7 +199,13 @@ mod tests {
     use rmq_remoting::codec::LanguageCode;
 
     fn client(ch: &Channel, id: &str, now: Instant) -> ClientChannel {
-        ClientChannel { channel: ch.clone(), client_id: id.into(), language: LanguageCode::JAVA, version: 409, last_update: now }
+        ClientChannel {
+            channel: ch.clone(),
+            client_id: id.into(),
+            language: LanguageCode::JAVA,
+            version: 409,
+            last_update: now,
+        }
     }
 
     fn data(group: &str, topics: &[(&str, i64)]) -> ConsumerData {
@@ -207,7 +213,12 @@ mod tests {
             group_name: group.into(),
             subscription_data_set: topics
                 .iter()
-                .map(|(t, v)| SubscriptionData { topic: t.to_string(), sub_string: "*".into(), sub_version: *v, ..Default::default() })
+                .map(|(t, v)| SubscriptionData {
+                    topic: t.to_string(),
+                    sub_string: "*".into(),
+                    sub_version: *v,
+                    ..Default::default()
+                })
                 .collect(),
             ..Default::default()
         }

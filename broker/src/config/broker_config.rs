@@ -213,5 +213,24 @@ rmq_common::config_object! {
 
 impl BrokerConfig {
     /// Keys Java marks `@ImportantField` (what `-m` prints).
-    pub const IMPORTANT_KEYS: &'static [&'static str] = &["brokerName", "brokerClusterName", "brokerId", "namesrvAddr", "listenPort", "brokerIP1", "recoverConcurrently", "autoCreateTopicEnable", "autoCreateSubscriptionGroup", "msgTraceTopicName", "traceTopicEnable", "rejectTransactionMessage", "fetchNameSrvAddrByDnsLookup", "fetchNamesrvAddrByAddressServer", "transactionTimeOut", "transactionCheckMax", "transactionCheckInterval", "aclEnable"];
+    pub const IMPORTANT_KEYS: &'static [&'static str] = &[
+        "brokerName",
+        "brokerClusterName",
+        "brokerId",
+        "namesrvAddr",
+        "listenPort",
+        "brokerIP1",
+        "recoverConcurrently",
+        "autoCreateTopicEnable",
+        "autoCreateSubscriptionGroup",
+        "msgTraceTopicName",
+        "traceTopicEnable",
+        "rejectTransactionMessage",
+        "fetchNameSrvAddrByDnsLookup",
+        "fetchNamesrvAddrByAddressServer",
+        "transactionTimeOut",
+        "transactionCheckMax",
+        "transactionCheckInterval",
+        "aclEnable",
+    ];
 }

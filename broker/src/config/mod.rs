@@ -109,7 +109,8 @@ impl BrokerSettings {
     pub fn apply_file(&mut self, path: &Path) -> Result<Vec<String>, ConfigError> {
         let props = properties::load_file(path)
             .map_err(|e| ConfigError::File { path: path.to_path_buf(), reason: e.to_string() })?;
-        let unknown = self.apply(&props).map_err(|e| ConfigError::File { path: path.to_path_buf(), reason: e.to_string() })?;
+        let unknown =
+            self.apply(&props).map_err(|e| ConfigError::File { path: path.to_path_buf(), reason: e.to_string() })?;
         self.config_file = Some(path.to_path_buf());
         Ok(unknown)
     }
@@ -178,7 +179,8 @@ impl BrokerSettings {
 
     /// `-m`: only the `@ImportantField` keys.
     pub fn print_important(&self) -> String {
-        let important: Vec<&str> = BrokerConfig::IMPORTANT_KEYS.iter().chain(MessageStoreConfig::IMPORTANT_KEYS).copied().collect();
+        let important: Vec<&str> =
+            BrokerConfig::IMPORTANT_KEYS.iter().chain(MessageStoreConfig::IMPORTANT_KEYS).copied().collect();
         let mut out = String::new();
         for obj in self.objects() {
             for (k, v) in obj.entries() {

@@ -75,7 +75,8 @@ pub(crate) fn heartbeat(state: &Arc<BrokerState>, channel: &Channel, req: &Remot
                 let order = data.subscription_data_set.iter().any(|s| state.meta.topics.is_order_topic(&s.topic));
                 let sys_flag = if data.unit_mode { 0x2 } else { 0 };
                 let retry = format!("%RETRY%{}", data.group_name);
-                let c = state.meta.topics.create_topic_in_send_back(&retry, g.retry_queue_nums, PERM_RW, order, sys_flag);
+                let c =
+                    state.meta.topics.create_topic_in_send_back(&retry, g.retry_queue_nums, PERM_RW, order, sys_flag);
                 if c.is_created() {
                     state.register_soon.notify_one();
                 }
@@ -93,7 +94,8 @@ pub(crate) fn heartbeat(state: &Arc<BrokerState>, channel: &Channel, req: &Remot
                 old.map(|g| g.subscriptions.values().cloned().collect::<Vec<SubscriptionData>>()).unwrap_or_default();
         }
         let change = state.consumers.register(info.clone(), &data, now);
-        let changed = if v5 { change.channels_changed || change.subscriptions_changed } else { change.channels_changed };
+        let changed =
+            if v5 { change.channels_changed || change.subscriptions_changed } else { change.channels_changed };
         if changed {
             info!(group = %data.group_name, client = %hb.client_id, peer = %channel.peer_addr(), "consumer group changed");
             if notify {
@@ -173,7 +175,10 @@ pub(crate) fn check_client_config(_state: &Arc<BrokerState>, req: &RemotingComma
             return Ok(Some(ok(req)));
         }
         // no SQL92 engine here: refused as with enablePropertyFilter=false
-        return fail(ResponseCode::SYSTEM_ERROR, format!("The broker does not support consumer to filter message by {t}"));
+        return fail(
+            ResponseCode::SYSTEM_ERROR,
+            format!("The broker does not support consumer to filter message by {t}"),
+        );
     }
     Ok(Some(ok(req)))
 }

@@ -17,8 +17,8 @@ use tracing::{debug, warn};
 
 use super::{fail, ok, BrokerState, Outcome};
 use crate::stored::{
-    java_int, now_ms, props_string, reset_tx_type, Stored, CHECK_IMMUNITY_TIME_IN_SECONDS, PGROUP, REAL_QID, REAL_TOPIC,
-    TRAN_MSG,
+    java_int, now_ms, props_string, reset_tx_type, Stored, CHECK_IMMUNITY_TIME_IN_SECONDS, PGROUP, REAL_QID,
+    REAL_TOPIC, TRAN_MSG,
 };
 
 /// 5.x `rejectCommitOrRollback`: a producer's own late decision on a half with a
@@ -68,7 +68,12 @@ fn final_status(state: &BrokerState, req: &RemotingCommand, s: PutStatus) -> Out
 
 /// `endMessageTransaction`: the committed copy. The stored properties are the
 /// half's map re-serialized (REAL_*, TRAN_MSG leave only the map, as in Java).
-async fn commit(state: &Arc<BrokerState>, req: &RemotingCommand, h: &EndTransactionRequestHeader, half: &Stored) -> Outcome {
+async fn commit(
+    state: &Arc<BrokerState>,
+    req: &RemotingCommand,
+    h: &EndTransactionRequestHeader,
+    half: &Stored,
+) -> Outcome {
     let (Some(topic), Some(queue)) = (half.prop(REAL_TOPIC), half.prop(REAL_QID).and_then(java_int)) else {
         return fail(ResponseCode::SYSTEM_ERROR, "Find prepared transaction message failed");
     };

@@ -95,7 +95,9 @@ impl RebalanceLockManager {
                     locks.remove(mq);
                     info!(group, client_id, ?mq, "queue unlocked");
                 }
-                Some(e) => warn!(group, holder = %e.client_id, client_id, ?mq, "unlock of a queue another client holds"),
+                Some(e) => {
+                    warn!(group, holder = %e.client_id, client_id, ?mq, "unlock of a queue another client holds")
+                }
                 None => warn!(group, client_id, ?mq, "unlock of a queue not locked"),
             }
         }

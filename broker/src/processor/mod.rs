@@ -145,7 +145,9 @@ fn respond(req: &RemotingCommand, outcome: Outcome) -> Option<RemotingCommand> {
             Some(format!("org.apache.rocketmq.remoting.exception.RemotingCommandException: {e}")),
         )),
         Err(Failure::Code(code, remark)) => Some(RemotingCommand::response_to(req, code, Some(remark))),
-        Err(Failure::Store(e)) => Some(RemotingCommand::response_to(req, ResponseCode::SYSTEM_ERROR, Some(e.to_string()))),
+        Err(Failure::Store(e)) => {
+            Some(RemotingCommand::response_to(req, ResponseCode::SYSTEM_ERROR, Some(e.to_string())))
+        }
     }
 }
 

@@ -32,7 +32,10 @@ pub(crate) async fn query_consumer_offset(state: &Arc<BrokerState>, req: &Remoti
     match state.flavor {
         JavaFlavor::V5_3_3 => {
             if h.set_zero_if_not_found == Some(false) {
-                return fail(ResponseCode::QUERY_NOT_FOUND, "Not found, do not set to zero, maybe this group boot first");
+                return fail(
+                    ResponseCode::QUERY_NOT_FOUND,
+                    "Not found, do not set to zero, maybe this group boot first",
+                );
             }
             // checkInMemByConsumeOffset(topic, queue, 0, 1): offset 0 exists and is hot
             if min <= 0 && state.store.in_memory(h.topic.clone(), h.queue_id, 0).await? {

@@ -128,7 +128,8 @@ pub(crate) async fn query_message(state: &Arc<BrokerState>, req: &RemotingComman
     let (mut body, mut header) = (Vec::new(), QueryMessageResponseHeader::default());
     // DefaultMessageStore.queryMessage: up to three rounds, each ending at the
     // store time of the oldest match of the round before
-    let mut q = KeyQuery { topic: h.topic.clone(), key: h.key.clone(), max, begin: h.begin_timestamp, end: h.end_timestamp };
+    let mut q =
+        KeyQuery { topic: h.topic.clone(), key: h.key.clone(), max, begin: h.begin_timestamp, end: h.end_timestamp };
     for _ in 0..3 {
         let (d, round) = (dir.clone(), q.clone());
         let mut found = tokio::task::spawn_blocking(move || query_offsets(&d, slots, num, &round))

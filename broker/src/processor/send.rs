@@ -155,10 +155,13 @@ fn msg_check(state: &BrokerState, channel: &Channel, h: &SendMessageRequestHeade
                 (true, false) => 0x1,
             };
             tracing::warn!(topic = %h.topic, producer = %peer, "the topic does not exist");
-            let created = topics.create_topic_in_send_ex(&h.topic, &h.default_topic, h.default_topic_queue_nums, sys_flag);
+            let created =
+                topics.create_topic_in_send_ex(&h.topic, &h.default_topic, h.default_topic_queue_nums, sys_flag);
             let created = match created {
                 Some(c) => Some(c),
-                None if retry => Some(topics.create_topic_in_send_back(&h.topic, 1, PERM_READ | PERM_WRITE, false, sys_flag)),
+                None if retry => {
+                    Some(topics.create_topic_in_send_back(&h.topic, 1, PERM_READ | PERM_WRITE, false, sys_flag))
+                }
                 None => None,
             };
             match created {
@@ -179,7 +182,10 @@ fn msg_check(state: &BrokerState, channel: &Channel, h: &SendMessageRequestHeade
     };
     if h.queue_id >= tc.write_queue_nums.max(tc.read_queue_nums) {
         let code = if v5 { ResponseCode::INVALID_PARAMETER } else { ResponseCode::SYSTEM_ERROR };
-        return fail(code, format!("request queueId[{}] is illegal, {} Producer: {}", h.queue_id, topic_to_string(&tc), peer));
+        return fail(
+            code,
+            format!("request queueId[{}] is illegal, {} Producer: {}", h.queue_id, topic_to_string(&tc), peer),
+        );
     }
     Ok(tc)
 }
@@ -248,7 +254,11 @@ pub(crate) async fn send(state: &Arc<BrokerState>, channel: &Channel, req: &Remo
     let base = response_base(state, req);
     let b = &state.settings.broker;
     if now_ms() < b.start_accept_send_request_time_stamp {
-        return with_code(base, ResponseCode::SYSTEM_ERROR, "broker unable to service, until the configured start time".into());
+        return with_code(
+            base,
+            ResponseCode::SYSTEM_ERROR,
+            "broker unable to service, until the configured start time".into(),
+        );
     }
     if state.flavor == JavaFlavor::V5_3_3 {
         // clearReservedProperties
@@ -342,20 +352,29 @@ fn decode_batch(body: &Bytes) -> Result<Vec<Block>, String> {
     let mut out = Vec::new();
     let mut pos = 0usize;
     let int = |p: usize| -> Result<i32, String> {
-        body.get(p..p + 4).map(|b| i32::from_be_bytes(b.try_into().expect("4 bytes"))).ok_or_else(|| format!("batch body ends inside a message header at byte {p}"))
+        body.get(p..p + 4)
+            .map(|b| i32::from_be_bytes(b.try_into().expect("4 bytes")))
+            .ok_or_else(|| format!("batch body ends inside a message header at byte {p}"))
     };
     while pos < body.len() {
         let start = pos;
         let flag = int(pos + 12)?;
         let body_len = usize::try_from(int(pos + 16)?).map_err(|_| format!("negative body length at byte {start}"))?;
         pos += 20;
-        let b = body.get(pos..pos + body_len).ok_or_else(|| format!("batch message at byte {start} has a body past the end"))?;
+        let b = body
+            .get(pos..pos + body_len)
+            .ok_or_else(|| format!("batch message at byte {start} has a body past the end"))?;
         let b = body.slice_ref(b);
         pos += body_len;
-        let plen = body.get(pos..pos + 2).map(|x| i16::from_be_bytes([x[0], x[1]])).ok_or_else(|| format!("batch message at byte {start} has no properties length"))?;
+        let plen = body
+            .get(pos..pos + 2)
+            .map(|x| i16::from_be_bytes([x[0], x[1]]))
+            .ok_or_else(|| format!("batch message at byte {start} has no properties length"))?;
         let plen = usize::try_from(plen).map_err(|_| format!("negative properties length at byte {start}"))?;
         pos += 2;
-        let pr = body.get(pos..pos + plen).ok_or_else(|| format!("batch message at byte {start} has properties past the end"))?;
+        let pr = body
+            .get(pos..pos + plen)
+            .ok_or_else(|| format!("batch message at byte {start} has properties past the end"))?;
         let pr = body.slice_ref(pr);
         pos += plen;
         out.push(Block { flag, body: b, props: pr });
@@ -374,10 +393,18 @@ async fn send_batch(
     base: RemotingCommand,
 ) -> Outcome {
     if h.topic.encode_utf16().count() > 127 {
-        return with_code(base, ResponseCode::MESSAGE_ILLEGAL, format!("message topic length too long {}", h.topic.len()));
+        return with_code(
+            base,
+            ResponseCode::MESSAGE_ILLEGAL,
+            format!("message topic length too long {}", h.topic.len()),
+        );
     }
     if state.flavor == JavaFlavor::V5_3_3 && h.topic.starts_with(RETRY_PREFIX) {
-        return with_code(base, ResponseCode::MESSAGE_ILLEGAL, format!("batch request does not support retry group {}", h.topic));
+        return with_code(
+            base,
+            ResponseCode::MESSAGE_ILLEGAL,
+            format!("batch request does not support retry group {}", h.topic),
+        );
     }
     let mut sys_flag = h.sys_flag;
     if tc.topic_filter_type == "MULTI_TAG" {

@@ -136,7 +136,10 @@ mod tests {
         p.put(WAIT, "false");
         p.put(DELAY, "3");
         p.put(ORIGIN_MESSAGE_ID, "7F00000100004DC700000000000013A7");
-        let hook = ScheduleHook { levels: DelayLevels::parse("1s 5s 10s 30s").unwrap(), flavor: rmq_store::config_files::JavaFlavor::V4_9_8 };
+        let hook = ScheduleHook {
+            levels: DelayLevels::parse("1s 5s 10s 30s").unwrap(),
+            flavor: rmq_store::config_files::JavaFlavor::V4_9_8,
+        };
         let (t, q, s) = hook.rewrite("%RETRY%cg_golden_push", 0, 0, &p).unwrap();
         assert_eq!((t.as_str(), q), ("SCHEDULE_TOPIC_XXXX", 2));
         assert_eq!(s, "REAL_TOPIC\u{1}%RETRY%cg_golden_push\u{2}ORIGIN_MESSAGE_ID\u{1}7F00000100004DC700000000000013A7\u{2}RETRY_TOPIC\u{1}GoldenTopicA\u{2}KEYS\u{1}keyRetryMe\u{2}UNIQ_KEY\u{1}7F0000011F405FFD2B276B4E571F0011\u{2}CLUSTER\u{1}GoldenCluster\u{2}WAIT\u{1}false\u{2}DELAY\u{1}3\u{2}TAGS\u{1}RetryMe\u{2}REAL_QID\u{1}0");

@@ -68,13 +68,22 @@ async fn run_level(state: Arc<BrokerState>, levels: Arc<DelayLevels>, level: i32
     }
 }
 
-fn units(state: &BrokerState, level: i32, offset: i64) -> Result<Option<(Vec<CqEntry>, i64, i64)>, rmq_store::StoreError> {
+fn units(
+    state: &BrokerState,
+    level: i32,
+    offset: i64,
+) -> Result<Option<(Vec<CqEntry>, i64, i64)>, rmq_store::StoreError> {
     let Some(q) = state.store.queues().find(SCHEDULE_TOPIC, level - 1) else { return Ok(None) };
     Ok(Some((q.read_from(offset, BATCH)?, q.min_offset(), q.max_offset())))
 }
 
 /// One pass from `offset`; returns how long to wait before the next.
-async fn pass(state: &Arc<BrokerState>, levels: &DelayLevels, level: i32, offset: &mut i64) -> Result<Duration, String> {
+async fn pass(
+    state: &Arc<BrokerState>,
+    levels: &DelayLevels,
+    level: i32,
+    offset: &mut i64,
+) -> Result<Duration, String> {
     // Java runs the service on a master only
     if state.role.is_slave() {
         return Ok(Duration::from_secs(1));

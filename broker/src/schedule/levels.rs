@@ -65,7 +65,13 @@ impl DelayLevels {
 /// `transformDelayLevelMessage` on a message's map: when it has a delay level
 /// and a NOT/COMMIT transaction type, clamps the level, records the real topic
 /// and queue, and returns where it waits (`SCHEDULE_TOPIC_XXXX`, level - 1).
-pub fn park(levels: &DelayLevels, topic: &str, queue_id: i32, sys_flag: i32, p: &mut JavaProps) -> Option<(String, i32)> {
+pub fn park(
+    levels: &DelayLevels,
+    topic: &str,
+    queue_id: i32,
+    sys_flag: i32,
+    p: &mut JavaProps,
+) -> Option<(String, i32)> {
     if !matches!(sys_flag & TRANSACTION_TYPE_MASK, TRANSACTION_NOT_TYPE | TRANSACTION_COMMIT_TYPE) {
         return None;
     }

@@ -57,12 +57,8 @@ impl TagFilter {
         if s.is_empty() || s == "*" {
             return TagFilter::All;
         }
-        let codes = s
-            .split("||")
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(rmq_common::java::string_hash_code)
-            .collect();
+        let codes =
+            s.split("||").map(str::trim).filter(|t| !t.is_empty()).map(rmq_common::java::string_hash_code).collect();
         TagFilter::Codes(codes)
     }
 
@@ -113,7 +109,11 @@ impl ReadLimits {
         if max_nums <= count {
             return true;
         }
-        let (bytes, n) = if in_disk { (self.bytes_in_disk, self.count_in_disk) } else { (self.bytes_in_memory, self.count_in_memory) };
+        let (bytes, n) = if in_disk {
+            (self.bytes_in_disk, self.count_in_disk)
+        } else {
+            (self.bytes_in_memory, self.count_in_memory)
+        };
         total + size > bytes || count + 1 > n
     }
 }
@@ -190,7 +190,9 @@ pub(crate) fn offset_by_time(w: &CommitLogWriter, q: &Queue, ts: i64, upper: boo
     }
     let min_phy = w.min_offset() as i64;
     let time = |o: i64| -> Result<Option<i64>, StoreError> {
-        Ok(q.get(o)?.filter(|e| e.physical_offset >= min_phy).and_then(|e| store_timestamp(w, e.physical_offset, e.size)))
+        Ok(q.get(o)?
+            .filter(|e| e.physical_offset >= min_phy)
+            .and_then(|e| store_timestamp(w, e.physical_offset, e.size)))
     };
     // first offset whose time is > ts (upper) or >= ts (lower)
     let (mut lo, mut hi) = (min, max);
@@ -278,7 +280,8 @@ pub(crate) fn get_messages(
             let in_disk = l.in_disk(e.physical_offset, max_phy);
             let size = e.size.max(0) as u64;
             let total = res.body.len() as u64;
-            if l.batch_full(size, max_nums, total, res.count as u64, in_disk) || (total > 0 && total + size > byte_limit)
+            if l.batch_full(size, max_nums, total, res.count as u64, in_disk)
+                || (total > 0 && total + size > byte_limit)
             {
                 break;
             }

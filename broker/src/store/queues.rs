@@ -246,7 +246,8 @@ impl QueueTable {
 
     /// Queues of a topic (admin and stats).
     pub fn queues_of(&self, topic: &str) -> Vec<(i32, Arc<Queue>)> {
-        let mut v: Vec<_> = self.queues.read().get(topic).map(|q| q.iter().map(|(k, v)| (*k, v.clone())).collect()).unwrap_or_default();
+        let mut v: Vec<_> =
+            self.queues.read().get(topic).map(|q| q.iter().map(|(k, v)| (*k, v.clone())).collect()).unwrap_or_default();
         v.sort_by_key(|(k, _)| *k);
         v
     }

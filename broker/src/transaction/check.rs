@@ -93,8 +93,14 @@ struct Pulled {
 
 /// `TransactionalMessageBridge.getMessage` for the system group.
 async fn pull(state: &BrokerState, topic: &str, qid: i32, offset: i64, nums: i32) -> Result<Pulled, MessageStoreError> {
-    let req =
-        GetRequest { topic: topic.into(), queue_id: qid, offset, max_nums: nums, max_bytes: None, filter: TagFilter::All };
+    let req = GetRequest {
+        topic: topic.into(),
+        queue_id: qid,
+        offset,
+        max_nums: nums,
+        max_bytes: None,
+        filter: TagFilter::All,
+    };
     let r = state.store.get_messages(req).await?;
     let status = match r.status {
         GetStatus::Found => PullStatus::Found,
@@ -105,7 +111,9 @@ async fn pull(state: &BrokerState, topic: &str, qid: i32, offset: i64, nums: i32
     let mut msgs = Vec::new();
     let mut pos = 0usize;
     while let Some(len) = r.body.get(pos..pos + 4).map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]])) {
-        let Some(rec) = usize::try_from(len).ok().filter(|l| *l > 0).and_then(|l| r.body.get(pos..pos + l)) else { break };
+        let Some(rec) = usize::try_from(len).ok().filter(|l| *l > 0).and_then(|l| r.body.get(pos..pos + l)) else {
+            break;
+        };
         if let Some(s) = Stored::decode(rec, state.flavor) {
             msgs.push(s);
         }
@@ -126,7 +134,13 @@ struct Ops {
 }
 
 /// `fillOpRemoveMap`.
-async fn fill_ops(state: &BrokerState, ops: &mut Ops, qid: i32, from: i64, mini: i64) -> Result<Pulled, MessageStoreError> {
+async fn fill_ops(
+    state: &BrokerState,
+    ops: &mut Ops,
+    qid: i32,
+    from: i64,
+    mini: i64,
+) -> Result<Pulled, MessageStoreError> {
     let r = pull(state, TRANS_OP_HALF_TOPIC, qid, from, OP_PULL_NUMS).await?;
     match r.status {
         PullStatus::OffsetIllegal | PullStatus::NoMatched => {

@@ -29,7 +29,14 @@ pub async fn queue_records(b: &BrokerHandle, topic: &str, queue: i32) -> Vec<Mes
     let mut out = Vec::new();
     let mut offset = b.state().store.min_offset(topic, queue);
     loop {
-        let req = GetRequest { topic: topic.into(), queue_id: queue, offset, max_nums: 32, max_bytes: None, filter: TagFilter::All };
+        let req = GetRequest {
+            topic: topic.into(),
+            queue_id: queue,
+            offset,
+            max_nums: 32,
+            max_bytes: None,
+            filter: TagFilter::All,
+        };
         let r = b.state().store.get_messages(req).await.unwrap();
         if r.count == 0 {
             return out;
@@ -50,7 +57,8 @@ pub fn max_offset(b: &BrokerHandle, topic: &str, queue: i32) -> i64 {
 
 /// A HEART_BEAT registering a producer group.
 pub fn producer_heartbeat(client_id: &str, group: &str) -> RemotingCommand {
-    let json = format!(r#"{{"clientID":"{client_id}","consumerDataSet":[],"producerDataSet":[{{"groupName":"{group}"}}]}}"#);
+    let json =
+        format!(r#"{{"clientID":"{client_id}","consumerDataSet":[],"producerDataSet":[{{"groupName":"{group}"}}]}}"#);
     let mut cmd = RemotingCommand::request(RequestCode::HEART_BEAT);
     cmd.body = Some(json.into_bytes().into());
     cmd

@@ -8,7 +8,7 @@ use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visit
 
 use super::number::base64_decode;
 use super::value::{Key, Object, Value};
-use super::{Error, EmitOptions};
+use super::{EmitOptions, Error};
 
 /// Deserializes a `T` from a [`Value`].
 pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
@@ -139,7 +139,9 @@ impl<'de> de::Deserializer<'de> for Value {
             Value::String(s) | Value::Number(s) => visitor.visit_string(s),
             Value::Bool(b) => visitor.visit_string(b.to_string()),
             // A JSON object/array into a String field reads as its JSON text.
-            v @ (Value::Array(_) | Value::Object(_)) => visitor.visit_string(super::to_string(&v, &EmitOptions::COMPACT)),
+            v @ (Value::Array(_) | Value::Object(_)) => {
+                visitor.visit_string(super::to_string(&v, &EmitOptions::COMPACT))
+            }
             Value::Null => visitor.visit_unit(),
         }
     }
@@ -193,7 +195,12 @@ impl<'de> de::Deserializer<'de> for Value {
         self.deserialize_seq(visitor)
     }
 
-    fn deserialize_tuple_struct<V: Visitor<'de>>(self, _name: &'static str, _len: usize, visitor: V) -> Result<V::Value, Error> {
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         self.deserialize_seq(visitor)
     }
 
@@ -373,10 +380,27 @@ impl<'de> de::Deserializer<'de> for KeyDeserializer {
         }
     }
 
-    key_scalar!(deserialize_i8, deserialize_i16, deserialize_i32, deserialize_i64, deserialize_i128, deserialize_u8,
-        deserialize_u16, deserialize_u32, deserialize_u64, deserialize_u128, deserialize_f32, deserialize_f64,
-        deserialize_bool, deserialize_char, deserialize_str, deserialize_string, deserialize_identifier,
-        deserialize_bytes, deserialize_byte_buf);
+    key_scalar!(
+        deserialize_i8,
+        deserialize_i16,
+        deserialize_i32,
+        deserialize_i64,
+        deserialize_i128,
+        deserialize_u8,
+        deserialize_u16,
+        deserialize_u32,
+        deserialize_u64,
+        deserialize_u128,
+        deserialize_f32,
+        deserialize_f64,
+        deserialize_bool,
+        deserialize_char,
+        deserialize_str,
+        deserialize_string,
+        deserialize_identifier,
+        deserialize_bytes,
+        deserialize_byte_buf
+    );
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         visitor.visit_some(self)
@@ -425,7 +449,12 @@ impl<'de> de::Deserializer<'de> for KeyDeserializer {
         self.deserialize_seq(visitor)
     }
 
-    fn deserialize_tuple_struct<V: Visitor<'de>>(self, _name: &'static str, _len: usize, visitor: V) -> Result<V::Value, Error> {
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         self.deserialize_seq(visitor)
     }
 

@@ -232,7 +232,8 @@ mod tests {
 
     #[test]
     fn default_string_escaping() {
-        let v = Value::String("q\" b\\ s/ \u{1} \u{b} \x7f \u{9f} \u{a0} é 中 \u{2028} \u{1F600} \t\n\r\x08\x0c".into());
+        let v =
+            Value::String("q\" b\\ s/ \u{1} \u{b} \x7f \u{9f} \u{a0} é 中 \u{2028} \u{1F600} \t\n\r\x08\x0c".into());
         assert_eq!(
             to_string(&v, &EmitOptions::COMPACT),
             "\"q\\\" b\\\\ s/ \\u0001 \\u000B \\u007F \\u009F \u{a0} é 中 \\u2028 \u{1F600} \\t\\n\\r\\b\\f\""
@@ -297,6 +298,9 @@ mod tests {
             r#"{"B":2,"a":{-1:3,9:2,10:1},"b":1}"#
         );
         // Mixed key kinds keep their order.
-        assert_eq!(emit(r#"{"b":1,0:2}"#, &EmitOptions { sort_map_keys: true, ..EmitOptions::COMPACT }), r#"{"b":1,0:2}"#);
+        assert_eq!(
+            emit(r#"{"b":1,0:2}"#, &EmitOptions { sort_map_keys: true, ..EmitOptions::COMPACT }),
+            r#"{"b":1,0:2}"#
+        );
     }
 }

@@ -154,7 +154,8 @@ mod tests {
 
     #[test]
     fn base64_round_trip() {
-        for (raw, enc) in [(&b""[..], ""), (b"f", "Zg=="), (b"fo", "Zm8="), (b"foo", "Zm9v"), (b"\xff\x00\x10", "/wAQ")] {
+        for (raw, enc) in [(&b""[..], ""), (b"f", "Zg=="), (b"fo", "Zm8="), (b"foo", "Zm9v"), (b"\xff\x00\x10", "/wAQ")]
+        {
             assert_eq!(base64_encode(raw), enc);
             assert_eq!(base64_decode(enc).unwrap(), raw);
         }

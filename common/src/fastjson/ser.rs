@@ -426,4 +426,3 @@ impl ser::SerializeStruct for KeyFromValue<StructBuilder> {
         into_obj_key(self.0.finish())
     }
 }
-

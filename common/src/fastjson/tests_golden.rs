@@ -85,7 +85,8 @@ fn golden_wire_headers_and_bodies_round_trip() {
                 assert_eq!(to_string(&v, &EmitOptions::COMPACT), h, "{}", path.display());
                 headers += 1;
             }
-            let (Some(body), Some(len)) = (f.get("bodyPreview").and_then(Value::as_str), f.get("bodyLength").and_then(Value::as_u64))
+            let (Some(body), Some(len)) =
+                (f.get("bodyPreview").and_then(Value::as_str), f.get("bodyLength").and_then(Value::as_u64))
             else {
                 continue;
             };
@@ -124,7 +125,14 @@ fn lenient_inputs() {
     let keys: Vec<&Key> = o.keys().collect();
     assert_eq!(
         keys,
-        [&Key::Str("a".into()), &Key::Str("b".into()), &Key::Str("$c_9".into()), &Key::Num("7".into()), &Key::Num("-1".into()), &Key::Str("d".into())]
+        [
+            &Key::Str("a".into()),
+            &Key::Str("b".into()),
+            &Key::Str("$c_9".into()),
+            &Key::Num("7".into()),
+            &Key::Num("-1".into()),
+            &Key::Str("d".into())
+        ]
     );
     assert_eq!(o.get("a").and_then(Value::as_str), Some("x'y"));
     assert_eq!(o.get("$c_9").and_then(Value::as_number_text), Some("-2.5e-3"));
@@ -204,7 +212,11 @@ fn never_panics_on_random_bytes() {
         if let Ok(v) = parse_bytes(&bytes) {
             // Whatever parses must re-emit to text that parses and re-emits the same
             // (nulls in objects are dropped on the first emission).
-            for opts in [EmitOptions::COMPACT, EmitOptions::PRETTY, EmitOptions { browser_compatible: true, ..EmitOptions::COMPACT }] {
+            for opts in [
+                EmitOptions::COMPACT,
+                EmitOptions::PRETTY,
+                EmitOptions { browser_compatible: true, ..EmitOptions::COMPACT },
+            ] {
                 let text = to_string(&v, &opts);
                 let again = parse(&text).unwrap_or_else(|e| panic!("{bytes:?} -> {text}: {e}"));
                 assert_eq!(to_string(&again, &opts), text, "{bytes:?}");

@@ -82,7 +82,10 @@ fn struct_keys() {
     let h: HashMap<String, HashMap<MessageQueue, i64>> = from_json_str(text).unwrap();
     assert_eq!(h["offsetTable"][&mq], 6);
     let quoted = to_json_string(&t, &EmitOptions { quote_non_string_keys: true, ..EmitOptions::COMPACT }).unwrap();
-    assert!(quoted.starts_with(r#"{"offsetTable":{"{\"brokerName\":\"b\",\"queueId\":0,\"topic\":\"t\"}":5"#), "{quoted}");
+    assert!(
+        quoted.starts_with(r#"{"offsetTable":{"{\"brokerName\":\"b\",\"queueId\":0,\"topic\":\"t\"}":5"#),
+        "{quoted}"
+    );
     let back: OffsetTable = from_json_str(&quoted).unwrap();
     assert_eq!(back, t);
 }
@@ -190,7 +193,10 @@ fn floats_and_big_numbers() {
         big: u64,
     }
     let f = F { a: 1.0, b: 1.0e7, c: 0.1, nan: f64::NAN, big: u64::MAX };
-    assert_eq!(to_json_string(&f, &EmitOptions::COMPACT).unwrap(), r#"{"a":1.0,"b":1.0E7,"big":18446744073709551615,"c":0.1}"#);
+    assert_eq!(
+        to_json_string(&f, &EmitOptions::COMPACT).unwrap(),
+        r#"{"a":1.0,"b":1.0E7,"big":18446744073709551615,"c":0.1}"#
+    );
     assert_eq!(
         to_json_string(&f, &EmitOptions::STANDARD_JSON).unwrap(),
         r#"{"a":1.0,"b":1.0E7,"big":"18446744073709551615","c":0.1}"#

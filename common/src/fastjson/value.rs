@@ -178,7 +178,8 @@ impl Object {
             let parsed: Option<Vec<f64>> =
                 self.entries.iter().map(|(k, _)| k.as_str().and_then(|t| t.parse::<f64>().ok())).collect();
             let Some(nums) = parsed else { return };
-            let ints: Option<Vec<i128>> = self.entries.iter().map(|(k, _)| k.as_str().and_then(|t| t.parse().ok())).collect();
+            let ints: Option<Vec<i128>> =
+                self.entries.iter().map(|(k, _)| k.as_str().and_then(|t| t.parse().ok())).collect();
             let mut idx: Vec<usize> = (0..self.entries.len()).collect();
             match ints {
                 Some(ints) => idx.sort_by_key(|&i| ints[i]),

@@ -43,10 +43,7 @@ pub(crate) const SETTLE: Duration = Duration::from_secs(3);
 pub(crate) fn supports(client: &str, feature: &str) -> bool {
     !matches!(
         (client, feature),
-        (
-            "ali-ons",
-            "oneway" | "batch" | "orderly_consumer" | "pull" | "transaction"
-        ) | ("cpp044", "transaction")
+        ("ali-ons", "oneway" | "batch" | "orderly_consumer" | "pull" | "transaction") | ("cpp044", "transaction")
     )
 }
 
@@ -70,37 +67,18 @@ impl Cluster {
             ns = ns.addr(),
         );
         let broker = Daemon::start("broker", broker_bin, &conf, port);
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let c = Cluster {
-            ns,
-            broker,
-            rt,
-            client: Client::new(ClientConfig::default()),
-        };
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let c = Cluster { ns, broker, rt, client: Client::new(ClientConfig::default()) };
         // Registered with the name server: the default topic routes to it.
-        assert!(
-            c.wait_route("TBW102", Duration::from_secs(30)),
-            "broker never registered; log:\n{}",
-            c.broker.log()
-        );
+        assert!(c.wait_route("TBW102", Duration::from_secs(30)), "broker never registered; log:\n{}", c.broker.log());
         c
     }
 
     /// One request to `addr`; `Err` for transport failures (timeouts included).
-    pub(crate) fn invoke(
-        &self,
-        addr: &str,
-        cmd: RemotingCommand,
-    ) -> Result<RemotingCommand, String> {
+    pub(crate) fn invoke(&self, addr: &str, cmd: RemotingCommand) -> Result<RemotingCommand, String> {
         self.rt.block_on(async {
             let ch = self.client.channel(addr).await.map_err(|e| e.to_string())?;
-            ch.invoke(cmd, Duration::from_secs(5))
-                .await
-                .map_err(|e| e.to_string())
+            ch.invoke(cmd, Duration::from_secs(5)).await.map_err(|e| e.to_string())
         })
     }
 
@@ -137,19 +115,9 @@ impl Cluster {
             force: None,
         }
         .apply_to(&mut cmd);
-        let resp = self
-            .invoke(&self.broker.addr(), cmd)
-            .expect("UPDATE_AND_CREATE_TOPIC");
-        assert_eq!(
-            resp.response_code(),
-            ResponseCode::SUCCESS,
-            "create {topic}: {:?}",
-            resp.remark
-        );
-        assert!(
-            self.wait_route(topic, Duration::from_secs(20)),
-            "no route for {topic} after creating it"
-        );
+        let resp = self.invoke(&self.broker.addr(), cmd).expect("UPDATE_AND_CREATE_TOPIC");
+        assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "create {topic}: {:?}", resp.remark);
+        assert!(self.wait_route(topic, Duration::from_secs(20)), "no route for {topic} after creating it");
     }
 
     /// GET_MAX_OFFSET of one queue.
@@ -157,13 +125,9 @@ impl Cluster {
         let mut cmd = RemotingCommand::request(RequestCode::GET_MAX_OFFSET);
         cmd.set_ext("topic", topic);
         cmd.set_ext("queueId", queue_id.to_string());
-        let r = self
-            .invoke(&self.broker.addr(), cmd)
-            .expect("GET_MAX_OFFSET");
+        let r = self.invoke(&self.broker.addr(), cmd).expect("GET_MAX_OFFSET");
         assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{:?}", r.remark);
-        r.ext("offset")
-            .and_then(|o| o.parse().ok())
-            .expect("offset")
+        r.ext("offset").and_then(|o| o.parse().ok()).expect("offset")
     }
 
     pub(crate) fn ns(&self) -> String {
@@ -185,24 +149,13 @@ pub(crate) fn consume_while_producing(
     consumers: Vec<(&Driver, Vec<String>)>,
     producers: Vec<(&Driver, &str, Vec<String>)>,
 ) -> (Vec<Run>, Vec<Run>) {
-    let mut running: Vec<Running> = consumers
-        .iter()
-        .map(|(d, a)| d.spawn("consume", a))
-        .collect();
+    let mut running: Vec<Running> = consumers.iter().map(|(d, a)| d.spawn("consume", a)).collect();
     for r in running.iter_mut() {
-        assert!(
-            r.wait_ready(Duration::from_secs(30)),
-            "consumer {} {} not ready",
-            r.client,
-            r.what
-        );
+        assert!(r.wait_ready(Duration::from_secs(30)), "consumer {} {} not ready", r.client, r.what);
     }
     std::thread::sleep(SETTLE);
     let produced: Vec<Run> = producers.iter().map(|(d, sc, a)| d.run(sc, a)).collect();
-    let consumed = running
-        .into_iter()
-        .map(|r| r.wait(Duration::from_secs(180)))
-        .collect();
+    let consumed = running.into_iter().map(|r| r.wait(Duration::from_secs(180))).collect();
     (consumed, produced)
 }
 
@@ -247,12 +200,7 @@ pub(crate) fn expect_code(run: &Run, supported: bool) {
     if supported {
         assert_eq!(run.code, Some(0), "{}", run.context());
     } else {
-        assert_eq!(
-            run.code,
-            Some(2),
-            "expected 'unsupported'\n{}",
-            run.context()
-        );
+        assert_eq!(run.code, Some(2), "expected 'unsupported'\n{}", run.context());
     }
 }
 
@@ -291,14 +239,7 @@ impl Table {
 
     pub(crate) fn print(&self, title: &str, clients: &[&'static str]) {
         let width = |c: &str| {
-            self.rows
-                .values()
-                .filter_map(|r| r.get(c))
-                .map(|t| t.chars().count())
-                .max()
-                .unwrap_or(0)
-                .max(c.len())
-                + 2
+            self.rows.values().filter_map(|r| r.get(c)).map(|t| t.chars().count()).max().unwrap_or(0).max(c.len()) + 2
         };
         let widths: Vec<usize> = clients.iter().map(|c| width(c)).collect();
         println!("\n{title}");
@@ -310,10 +251,7 @@ impl Table {
         for (row, cells) in &self.rows {
             let mut line = format!("{row:<30}");
             for (c, w) in clients.iter().zip(&widths) {
-                line.push_str(&format!(
-                    "{:<w$}",
-                    cells.get(c).map(String::as_str).unwrap_or("-")
-                ));
+                line.push_str(&format!("{:<w$}", cells.get(c).map(String::as_str).unwrap_or("-")));
             }
             println!("{}", line.trim_end());
         }
@@ -324,12 +262,7 @@ impl Table {
 pub(crate) type Scenario = fn(&Cluster, &Driver, &[Driver], &broker_b3::Features) -> Cells;
 
 /// Runs one scenario; a panic becomes `None` and an entry in `failures`.
-fn attempt<T>(
-    name: &str,
-    client: &str,
-    failures: &Mutex<Vec<String>>,
-    f: impl FnOnce() -> T,
-) -> Option<T> {
+fn attempt<T>(name: &str, client: &str, failures: &Mutex<Vec<String>>, f: impl FnOnce() -> T) -> Option<T> {
     let t = Instant::now();
     let out = catch_unwind(AssertUnwindSafe(f));
     let secs = t.elapsed().as_secs_f64();
@@ -345,10 +278,7 @@ fn attempt<T>(
                 .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "panic".into());
             println!("{client}: {name}: FAILED after {secs:.1}s");
-            failures
-                .lock()
-                .unwrap()
-                .push(format!("{client} / {name}:\n{msg}"));
+            failures.lock().unwrap().push(format!("{client} / {name}:\n{msg}"));
             None
         }
     }
@@ -386,11 +316,7 @@ pub(crate) fn run_all(drivers: &[Driver], broker_bin: &Path) {
                                 .unwrap_or_else(|| vec![cell(name, "FAIL")]),
                         );
                     }
-                    println!(
-                        "{}: broker scenarios done in {:.1}s",
-                        d.name,
-                        t.elapsed().as_secs_f64()
-                    );
+                    println!("{}: broker scenarios done in {:.1}s", d.name, t.elapsed().as_secs_f64());
                     (d.name, cells)
                 })
             })
@@ -403,9 +329,7 @@ pub(crate) fn run_all(drivers: &[Driver], broker_bin: &Path) {
     let t = Instant::now();
     for p in drivers {
         let row = format!("cross: from {}", p.name);
-        match attempt(&row, p.name, &failures, || {
-            broker_scenarios::cross_library(&c, p, drivers)
-        }) {
+        match attempt(&row, p.name, &failures, || broker_scenarios::cross_library(&c, p, drivers)) {
             Some(cells) => {
                 table.put(p.name, vec![cell(&row, "(producer)")]);
                 for (consumer, text) in cells {
@@ -417,29 +341,16 @@ pub(crate) fn run_all(drivers: &[Driver], broker_bin: &Path) {
     }
     println!("cross-library: {:.1}s", t.elapsed().as_secs_f64());
     let names: Vec<&'static str> = drivers.iter().map(|d| d.name).collect();
-    table.print(
-        "third-party clients against our mqnamesrv + mqbroker:",
-        &names,
-    );
+    table.print("third-party clients against our mqnamesrv + mqbroker:", &names);
     for note in NOTES {
         println!("{note}");
     }
-    println!(
-        "broker client scenarios: {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
+    println!("broker client scenarios: {:.1}s", started.elapsed().as_secs_f64());
     let failures = failures.into_inner().unwrap();
     if !failures.is_empty() {
         let log = c.broker.log();
         let tail: Vec<&str> = log.lines().rev().take(150).collect();
-        eprintln!(
-            "broker log (last 150 lines):\n{}",
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        );
-        panic!(
-            "{} broker scenario(s) failed:\n\n{}",
-            failures.len(),
-            failures.join("\n\n")
-        );
+        eprintln!("broker log (last 150 lines):\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+        panic!("{} broker scenario(s) failed:\n\n{}", failures.len(), failures.join("\n\n"));
     }
 }

@@ -83,15 +83,8 @@ fn delay_probe(c: &Cluster) -> Result<(), Missing> {
         cmd.set_ext(k, v);
     }
     let cmd = cmd.with_body(b"delay probe".to_vec());
-    let r = c
-        .invoke(&c.broker.addr(), cmd)
-        .expect("SEND_MESSAGE (delay probe)");
-    assert_eq!(
-        r.response_code(),
-        ResponseCode::SUCCESS,
-        "delay probe send: {:?}",
-        r.remark
-    );
+    let r = c.invoke(&c.broker.addr(), cmd).expect("SEND_MESSAGE (delay probe)");
+    assert_eq!(r.response_code(), ResponseCode::SUCCESS, "delay probe send: {:?}", r.remark);
     if c.max_offset(topic, 0) > 0 {
         return Err(Missing {
             short: "no delay service".into(),
@@ -104,10 +97,7 @@ fn delay_probe(c: &Cluster) -> Result<(), Missing> {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
 pub(crate) fn probe(c: &Cluster) -> Features {
@@ -138,9 +128,7 @@ pub(crate) fn skipped(client: &str, rows: &[&str], m: &Missing) -> Cells {
     for r in rows {
         println!("SKIPPED: {client}: {r}: {}", m.why);
     }
-    rows.iter()
-        .map(|r| cell(r, format!("SKIPPED ({})", m.short)))
-        .collect()
+    rows.iter().map(|r| cell(r, format!("SKIPPED ({})", m.short))).collect()
 }
 
 pub(crate) fn delay(c: &Cluster, d: &Driver, _: &[Driver], f: &Features) -> Cells {
@@ -152,15 +140,8 @@ pub(crate) fn delay(c: &Cluster, d: &Driver, _: &[Driver], f: &Features) -> Cell
     c.create_topic(&topic);
     let run_id = format!("{}-delay", d.name);
     let (consumed, produced) = consume_while_producing(
-        vec![(
-            d,
-            consumer_args(c, &topic, &group_of(d.name, "delay"), 2, &[]),
-        )],
-        vec![(
-            d,
-            "send",
-            producer_args(c, &topic, &run_id, 2, &[("--delay-level", s(2))]),
-        )],
+        vec![(d, consumer_args(c, &topic, &group_of(d.name, "delay"), 2, &[]))],
+        vec![(d, "send", producer_args(c, &topic, &run_id, 2, &[("--delay-level", s(2))]))],
     );
     let (consumer, producer) = (&consumed[0], &produced[0]);
     assert_eq!(producer.code, Some(0), "{}", producer.context());
@@ -170,12 +151,7 @@ pub(crate) fn delay(c: &Cluster, d: &Driver, _: &[Driver], f: &Features) -> Cell
     let mut waits = Vec::new();
     for e in consumer.of("received") {
         let waited = e["receivedAt"].as_i64().unwrap() - e["bornTimestamp"].as_i64().unwrap();
-        assert!(
-            waited >= 1800,
-            "{}: delay level 2 delivered after {waited} ms\n{}",
-            d.name,
-            consumer.context()
-        );
+        assert!(waited >= 1800, "{}: delay level 2 delivered after {waited} ms\n{}", d.name, consumer.context());
         assert_eq!(e["topic"], topic.as_str(), "{}", consumer.context());
         waits.push(waited);
     }
@@ -184,36 +160,19 @@ pub(crate) fn delay(c: &Cluster, d: &Driver, _: &[Driver], f: &Features) -> Cell
 }
 
 pub(crate) fn transactions(c: &Cluster, d: &Driver, _: &[Driver], f: &Features) -> Cells {
-    const ROWS: [&str; 3] = [
-        "transaction commit",
-        "transaction rollback",
-        "transaction check-back",
-    ];
+    const ROWS: [&str; 3] = ["transaction commit", "transaction rollback", "transaction check-back"];
     let topic = topic_of(d.name, "tx");
     let supported = supports(d.name, "transaction");
     let group = format!("PG_{}_tx", d.name.replace('-', "_"));
     let tx = |run: &str, seq: usize, n: usize, extra: &[(&str, String)]| {
         let mut e = vec![("--group", group.clone()), ("--seq-start", s(seq))];
         e.extend(extra.iter().cloned());
-        (
-            d,
-            "transaction",
-            producer_args(c, &topic, &format!("{}-{run}", d.name), n, &e),
-        )
+        (d, "transaction", producer_args(c, &topic, &format!("{}-{run}", d.name), n, &e))
     };
     let producers = vec![
         tx("commit", 0, 2, &[("--tx", s("commit"))]),
         tx("rollback", 2, 1, &[("--tx", s("rollback"))]),
-        tx(
-            "check",
-            3,
-            1,
-            &[
-                ("--tx", s("unknown")),
-                ("--check", s("commit")),
-                ("--wait-checks", s(10)),
-            ],
-        ),
+        tx("check", 3, 1, &[("--tx", s("unknown")), ("--check", s("commit")), ("--wait-checks", s(10))]),
     ];
     if !supported {
         // The driver says so without touching the broker.
@@ -225,10 +184,8 @@ pub(crate) fn transactions(c: &Cluster, d: &Driver, _: &[Driver], f: &Features) 
         return skipped(d.name, &ROWS, m);
     }
     c.create_topic(&topic);
-    let (consumed, produced) = consume_while_producing(
-        vec![(d, consumer_args(c, &topic, &group_of(d.name, "tx"), 3, &[]))],
-        producers,
-    );
+    let (consumed, produced) =
+        consume_while_producing(vec![(d, consumer_args(c, &topic, &group_of(d.name, "tx"), 3, &[]))], producers);
     let consumer = &consumed[0];
     for p in &produced {
         assert_eq!(p.code, Some(0), "{}", p.context());
@@ -236,17 +193,8 @@ pub(crate) fn transactions(c: &Cluster, d: &Driver, _: &[Driver], f: &Features) 
     assert_eq!(consumer.code, Some(0), "{}", consumer.context());
     assert_exactly_once(&produced[0], &format!("{}-commit", d.name), consumer);
     assert_exactly_once(&produced[2], &format!("{}-check", d.name), consumer);
-    let rolled_back = received(consumer)
-        .keys()
-        .filter(|(r, _)| r.ends_with("-rollback"))
-        .count();
-    assert_eq!(
-        rolled_back,
-        0,
-        "{}: a rolled back message was delivered\n{}",
-        d.name,
-        consumer.context()
-    );
+    let rolled_back = received(consumer).keys().filter(|(r, _)| r.ends_with("-rollback")).count();
+    assert_eq!(rolled_back, 0, "{}: a rolled back message was delivered\n{}", d.name, consumer.context());
     assert!(
         !produced[2].of("check").is_empty(),
         "{}: no check-back for the unknown transaction\n{}",
@@ -287,10 +235,7 @@ pub(crate) fn retry_dlq(c: &Cluster, d: &Driver, drivers: &[Driver], f: &Feature
         // ali-ons 3.12.0 wraps the handler of %RETRY% messages without returning its result
         // (mq_push_consumer.js: `await handler(msg)`), so a retried message is always acked:
         // only maxReconsumeTimes 0 reaches the DLQ, and with 1 the retry comes once.
-        vec![
-            (group_of(d.name, "retry"), 0, 1, true),
-            (group_of(d.name, "retry1"), 1, 2, false),
-        ]
+        vec![(group_of(d.name, "retry"), 0, 1, true), (group_of(d.name, "retry1"), 1, 2, false)]
     } else {
         let max = max_reconsume(d.name);
         vec![(group_of(d.name, "retry"), max, max + 1, true)]
@@ -305,22 +250,15 @@ pub(crate) fn retry_dlq(c: &Cluster, d: &Driver, drivers: &[Driver], f: &Feature
             (d, consumer_args(c, &topic, group, *n, &extra))
         })
         .collect();
-    let (consumed, produced) = consume_while_producing(
-        consumers,
-        vec![(d, "send", producer_args(c, &topic, &run_id, 1, &[]))],
-    );
+    let (consumed, produced) =
+        consume_while_producing(consumers, vec![(d, "send", producer_args(c, &topic, &run_id, 1, &[]))]);
     let producer = &produced[0];
     assert_eq!(producer.code, Some(0), "{}", producer.context());
     let mut note = String::new();
     for ((group, max, n, dlq), consumer) in plans.iter().zip(&consumed) {
         assert_eq!(consumer.code, Some(0), "{}", consumer.context());
-        let deliveries = received(consumer)
-            .remove(&(run_id.clone(), 0))
-            .unwrap_or_default();
-        let times: Vec<i64> = deliveries
-            .iter()
-            .map(|e| e["reconsumeTimes"].as_i64().unwrap())
-            .collect();
+        let deliveries = received(consumer).remove(&(run_id.clone(), 0)).unwrap_or_default();
+        let times: Vec<i64> = deliveries.iter().map(|e| e["reconsumeTimes"].as_i64().unwrap()).collect();
         assert_eq!(
             times,
             (0..*n as i64).collect::<Vec<_>>(),
@@ -350,46 +288,19 @@ pub(crate) fn retry_dlq(c: &Cluster, d: &Driver, drivers: &[Driver], f: &Feature
 }
 
 /// The dead-letter queue of `group` holds the message of `run_id`, same body.
-fn check_dlq(
-    c: &Cluster,
-    d: &Driver,
-    drivers: &[Driver],
-    group: &str,
-    run_id: &str,
-    producer: &Run,
-) {
+fn check_dlq(c: &Cluster, d: &Driver, drivers: &[Driver], group: &str, run_id: &str, producer: &Run) {
     let dlq = format!("%DLQ%{group}");
-    assert!(
-        c.wait_route(&dlq, Duration::from_secs(20)),
-        "{}: no route for {dlq}",
-        d.name
-    );
+    assert!(c.wait_route(&dlq, Duration::from_secs(20)), "{}: no route for {dlq}", d.name);
     let Some(p) = puller(drivers, d) else {
         println!("{}: {dlq} not read: no client of this run can pull", d.name);
         return;
     };
     let pulled = p.run(
         "pull",
-        &args(&[
-            ("--namesrv", c.ns()),
-            ("--topic", dlq.clone()),
-            ("--expect", s(1)),
-            ("--timeout", s(30)),
-        ]),
+        &args(&[("--namesrv", c.ns()), ("--topic", dlq.clone()), ("--expect", s(1)), ("--timeout", s(30))]),
     );
     assert_eq!(pulled.code, Some(0), "{}", pulled.context());
-    let in_dlq = received(&pulled)
-        .remove(&(run_id.to_string(), 0))
-        .unwrap_or_default();
-    assert_eq!(
-        in_dlq.len(),
-        1,
-        "{}: DLQ content\n{}",
-        d.name,
-        pulled.context()
-    );
-    assert_eq!(
-        in_dlq[0]["bodySha256"],
-        producer.of("sent")[0]["bodySha256"]
-    );
+    let in_dlq = received(&pulled).remove(&(run_id.to_string(), 0)).unwrap_or_default();
+    assert_eq!(in_dlq.len(), 1, "{}: DLQ content\n{}", d.name, pulled.context());
+    assert_eq!(in_dlq[0]["bodySha256"], producer.of("sent")[0]["bodySha256"]);
 }

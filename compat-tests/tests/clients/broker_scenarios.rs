@@ -19,22 +19,10 @@ pub(crate) fn modes(c: &Cluster, d: &Driver, drivers: &[Driver], _: &Features) -
     c.create_topic(&topic);
     type Case<'a> = (&'a str, usize, Vec<(&'a str, String)>);
     let cases: Vec<Case> = vec![
-        (
-            "sync",
-            5,
-            vec![("--mode", s("sync")), ("--tags", s("TagA,TagB"))],
-        ),
-        (
-            "oneway",
-            5,
-            vec![("--mode", s("oneway")), ("--tags", s("TagA"))],
-        ),
+        ("sync", 5, vec![("--mode", s("sync")), ("--tags", s("TagA,TagB"))]),
+        ("oneway", 5, vec![("--mode", s("oneway")), ("--tags", s("TagA"))]),
         ("async", 5, vec![("--mode", s("async"))]),
-        (
-            "batch",
-            4,
-            vec![("--mode", s("batch")), ("--tags", s("TagB"))],
-        ),
+        ("batch", 4, vec![("--mode", s("batch")), ("--tags", s("TagB"))]),
         ("3 MiB body", 1, vec![("--body-size", s(3 * 1024 * 1024))]),
         ("compressed", 2, vec![("--body-size", s(16 * 1024))]),
     ];
@@ -47,20 +35,12 @@ pub(crate) fn modes(c: &Cluster, d: &Driver, drivers: &[Driver], _: &Features) -
             n
         }
     };
-    let expect: usize = cases
-        .iter()
-        .filter(|(m, ..)| supports(d.name, &feature(m)))
-        .map(|(m, n, _)| deliveries(m, *n))
-        .sum();
-    let producers: Vec<(&Driver, &str, Vec<String>)> = cases
-        .iter()
-        .map(|(m, n, extra)| (d, "send", producer_args(c, &topic, &run_of(m), *n, extra)))
-        .collect();
+    let expect: usize =
+        cases.iter().filter(|(m, ..)| supports(d.name, &feature(m))).map(|(m, n, _)| deliveries(m, *n)).sum();
+    let producers: Vec<(&Driver, &str, Vec<String>)> =
+        cases.iter().map(|(m, n, extra)| (d, "send", producer_args(c, &topic, &run_of(m), *n, extra))).collect();
     let (consumed, produced) = consume_while_producing(
-        vec![(
-            d,
-            consumer_args(c, &topic, &group_of(d.name, "modes"), expect, &[]),
-        )],
+        vec![(d, consumer_args(c, &topic, &group_of(d.name, "modes"), expect, &[]))],
         producers,
     );
     let consumer = &consumed[0];
@@ -90,12 +70,7 @@ pub(crate) fn modes(c: &Cluster, d: &Driver, drivers: &[Driver], _: &Features) -
             }
         }
     }
-    assert_eq!(
-        consumer.of("received").len(),
-        expect,
-        "deliveries\n{}",
-        consumer.context()
-    );
+    assert_eq!(consumer.of("received").len(), expect, "deliveries\n{}", consumer.context());
     cells.insert(0, cell("push consumer clustering", "ok"));
     cells
 }
@@ -112,11 +87,7 @@ fn check_cpp_batch(
     consumer: &Run,
     sent: &Run,
 ) -> &'static str {
-    let whole = consumer
-        .of("received")
-        .into_iter()
-        .filter(|e| e["properties"]["compat_run"].is_null())
-        .count();
+    let whole = consumer.of("received").into_iter().filter(|e| e["properties"]["compat_run"].is_null()).count();
     assert_eq!(
         whole,
         1,
@@ -128,42 +99,20 @@ fn check_cpp_batch(
         println!("{}: batch body not decoded (needs the rust driver)", d.name);
         return ")";
     };
-    let mut a = args(&[
-        ("--namesrv", c.ns()),
-        ("--topic", s(topic)),
-        ("--expect", s(stored)),
-        ("--timeout", s(30)),
-    ]);
+    let mut a = args(&[("--namesrv", c.ns()), ("--topic", s(topic)), ("--expect", s(stored)), ("--timeout", s(30))]);
     a.push("--body-hex".into());
     let pulled = rust.run("pull", &a);
     assert_eq!(pulled.code, Some(0), "{}", pulled.context());
-    let batch: Vec<&Value> = pulled
-        .of("received")
-        .into_iter()
-        .filter(|e| e["properties"]["compat_run"].is_null())
-        .collect();
+    let batch: Vec<&Value> =
+        pulled.of("received").into_iter().filter(|e| e["properties"]["compat_run"].is_null()).collect();
     assert_eq!(batch.len(), 1, "{}", pulled.context());
     let hex = batch[0]["bodyHex"].as_str().expect("bodyHex");
-    let body: Vec<u8> = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect();
+    let body: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
     let inner = decode_batch(&body);
     let want = sent.of("sent");
-    assert_eq!(
-        inner.len(),
-        want.len(),
-        "{}: batch body holds {} messages",
-        d.name,
-        inner.len()
-    );
+    assert_eq!(inner.len(), want.len(), "{}: batch body holds {} messages", d.name, inner.len());
     for ((_, b, props), e) in inner.iter().zip(want) {
-        assert_eq!(
-            sha256_hex(b),
-            e["bodySha256"].as_str().unwrap(),
-            "{}: batch body",
-            d.name
-        );
+        assert_eq!(sha256_hex(b), e["bodySha256"].as_str().unwrap(), "{}: batch body", d.name);
         assert_eq!(
             props.get("compat_seq").map(String::as_str),
             Some(e["seq"].to_string().as_str()),
@@ -181,26 +130,13 @@ pub(crate) fn orderly(c: &Cluster, d: &Driver, _: &[Driver], f: &Features) -> Ce
     let run_id = format!("{}-orderly", d.name);
     let client_can = supports(d.name, "orderly_consumer");
     let orderly = client_can && f.lock.is_ok();
-    let extra: Vec<(&str, String)> = if orderly {
-        vec![("--orderly", String::new())]
-    } else {
-        vec![]
-    };
+    let extra: Vec<(&str, String)> = if orderly { vec![("--orderly", String::new())] } else { vec![] };
     let (consumed, produced) = consume_while_producing(
-        vec![(
-            d,
-            consumer_args(c, &topic, &group_of(d.name, "orderly"), 12, &extra),
-        )],
+        vec![(d, consumer_args(c, &topic, &group_of(d.name, "orderly"), 12, &extra))],
         vec![(
             d,
             "send",
-            producer_args(
-                c,
-                &topic,
-                &run_id,
-                12,
-                &[("--mode", s("orderly")), ("--sharding-keys", s(3))],
-            ),
+            producer_args(c, &topic, &run_id, 12, &[("--mode", s("orderly")), ("--sharding-keys", s(3))]),
         )],
     );
     let (consumer, producer) = (&consumed[0], &produced[0]);
@@ -210,11 +146,7 @@ pub(crate) fn orderly(c: &Cluster, d: &Driver, _: &[Driver], f: &Features) -> Ce
     let mut by_key: BTreeMap<String, (BTreeSet<i64>, Vec<u64>)> = BTreeMap::new();
     for e in consumer.of("received") {
         let k = e["properties"]["compat_sk"].as_str().unwrap().to_string();
-        let seq: u64 = e["properties"]["compat_seq"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let seq: u64 = e["properties"]["compat_seq"].as_str().unwrap().parse().unwrap();
         let entry = by_key.entry(k).or_default();
         entry.0.insert(e["queueId"].as_i64().unwrap());
         entry.1.push(seq);
@@ -223,11 +155,7 @@ pub(crate) fn orderly(c: &Cluster, d: &Driver, _: &[Driver], f: &Features) -> Ce
     for (k, (queues, seqs)) in by_key {
         assert_eq!(queues.len(), 1, "{}: key {k} in queues {queues:?}", d.name);
         if orderly {
-            assert!(
-                seqs.windows(2).all(|w| w[0] < w[1]),
-                "{}: key {k} consumed out of order: {seqs:?}",
-                d.name
-            );
+            assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{}: key {k} consumed out of order: {seqs:?}", d.name);
         }
     }
     let consume = match (&f.lock, client_can) {
@@ -245,15 +173,7 @@ pub(crate) fn broadcasting(c: &Cluster, d: &Driver, _: &[Driver], _: &Features) 
     c.create_topic(&topic);
     let run_id = format!("{}-bcast", d.name);
     let group = group_of(d.name, "bcast");
-    let ca = |i: &str| {
-        consumer_args(
-            c,
-            &topic,
-            &group,
-            6,
-            &[("--model", s("broadcasting")), ("--instance", s(i))],
-        )
-    };
+    let ca = |i: &str| consumer_args(c, &topic, &group, 6, &[("--model", s("broadcasting")), ("--instance", s(i))]);
     let (consumed, produced) = consume_while_producing(
         vec![(d, ca("i1")), (d, ca("i2"))],
         vec![(d, "send", producer_args(c, &topic, &run_id, 6, &[]))],
@@ -271,21 +191,8 @@ pub(crate) fn tag_filter(c: &Cluster, d: &Driver, _: &[Driver], _: &Features) ->
     c.create_topic(&topic);
     let run_id = format!("{}-tags", d.name);
     let (consumed, produced) = consume_while_producing(
-        vec![(
-            d,
-            consumer_args(
-                c,
-                &topic,
-                &group_of(d.name, "tags"),
-                6,
-                &[("--subscribe", s("TagA || TagB"))],
-            ),
-        )],
-        vec![(
-            d,
-            "send",
-            producer_args(c, &topic, &run_id, 9, &[("--tags", s("TagA,TagB,TagC"))]),
-        )],
+        vec![(d, consumer_args(c, &topic, &group_of(d.name, "tags"), 6, &[("--subscribe", s("TagA || TagB"))]))],
+        vec![(d, "send", producer_args(c, &topic, &run_id, 9, &[("--tags", s("TagA,TagB,TagC"))]))],
     );
     let (consumer, producer) = (&consumed[0], &produced[0]);
     assert_eq!(producer.code, Some(0), "{}", producer.context());
@@ -295,15 +202,7 @@ pub(crate) fn tag_filter(c: &Cluster, d: &Driver, _: &[Driver], _: &Features) ->
         let seq = s["seq"].as_u64().unwrap();
         let n = got.get(&(run_id.clone(), seq)).map_or(0, Vec::len);
         let want = if s["tags"] == "TagC" { 0 } else { 1 };
-        assert_eq!(
-            n,
-            want,
-            "{}: {} (tag {}) delivered {n} times\n{}",
-            d.name,
-            seq,
-            s["tags"],
-            consumer.context()
-        );
+        assert_eq!(n, want, "{}: {} (tag {}) delivered {n} times\n{}", d.name, seq, s["tags"], consumer.context());
     }
     vec![cell("tag filter (TagA || TagB)", "ok")]
 }
@@ -322,22 +221,13 @@ pub(crate) fn offset_resume(c: &Cluster, d: &Driver, _: &[Driver], _: &Features)
     assert_eq!(c1[0].code, Some(0), "{}", c1[0].context());
     assert_exactly_once(&p1[0], &first, &c1[0]);
     // While nobody consumes: five more. The restarted consumer must start after the first five.
-    let p2 = d.run(
-        "send",
-        &producer_args(c, &topic, &second, 5, &[("--seq-start", s(5))]),
-    );
+    let p2 = d.run("send", &producer_args(c, &topic, &second, 5, &[("--seq-start", s(5))]));
     assert_eq!(p2.code, Some(0), "{}", p2.context());
     let c2 = d.run("consume", &consumer_args(c, &topic, &group, 5, &[]));
     assert_eq!(c2.code, Some(0), "{}", c2.context());
     assert_exactly_once(&p2, &second, &c2);
     let again = received(&c2).keys().filter(|(r, _)| r == &first).count();
-    assert_eq!(
-        again,
-        0,
-        "{}: the restarted consumer got {again} already consumed messages\n{}",
-        d.name,
-        c2.context()
-    );
+    assert_eq!(again, 0, "{}: the restarted consumer got {again} already consumed messages\n{}", d.name, c2.context());
     vec![cell("offset resume after restart", "ok")]
 }
 
@@ -345,20 +235,10 @@ pub(crate) fn pull(c: &Cluster, d: &Driver, _: &[Driver], _: &Features) -> Cells
     let topic = topic_of(d.name, "pull");
     c.create_topic(&topic);
     let run_id = format!("{}-pull", d.name);
-    let p = d.run(
-        "send",
-        &producer_args(c, &topic, &run_id, 6, &[("--tags", s("TagA"))]),
-    );
+    let p = d.run("send", &producer_args(c, &topic, &run_id, 6, &[("--tags", s("TagA"))]));
     assert_eq!(p.code, Some(0), "{}", p.context());
-    let pulled = d.run(
-        "pull",
-        &args(&[
-            ("--namesrv", c.ns()),
-            ("--topic", topic),
-            ("--expect", s(6)),
-            ("--timeout", s(30)),
-        ]),
-    );
+    let pulled =
+        d.run("pull", &args(&[("--namesrv", c.ns()), ("--topic", topic), ("--expect", s(6)), ("--timeout", s(30))]));
     let supported = supports(d.name, "pull");
     expect_code(&pulled, supported);
     if !supported {
@@ -372,43 +252,18 @@ pub(crate) fn pull(c: &Cluster, d: &Driver, _: &[Driver], _: &Features) -> Cells
 }
 
 /// `p` produces; every other client consumes (own group each). Returns (consumer, cell).
-pub(crate) fn cross_library(
-    c: &Cluster,
-    p: &Driver,
-    drivers: &[Driver],
-) -> Vec<(&'static str, String)> {
+pub(crate) fn cross_library(c: &Cluster, p: &Driver, drivers: &[Driver]) -> Vec<(&'static str, String)> {
     let topic = format!("CT_x_{}", p.name.replace('-', "_"));
     c.create_topic(&topic);
     let run_id = format!("{}-cross", p.name);
     let consumers: Vec<(&Driver, Vec<String>)> = drivers
         .iter()
         .filter(|d| d.name != p.name)
-        .map(|d| {
-            (
-                d,
-                consumer_args(
-                    c,
-                    &topic,
-                    &format!("CG_x_{}_{}", p.name, d.name).replace('-', "_"),
-                    5,
-                    &[],
-                ),
-            )
-        })
+        .map(|d| (d, consumer_args(c, &topic, &format!("CG_x_{}_{}", p.name, d.name).replace('-', "_"), 5, &[])))
         .collect();
     let (consumed, produced) = consume_while_producing(
         consumers,
-        vec![(
-            p,
-            "send",
-            producer_args(
-                c,
-                &topic,
-                &run_id,
-                5,
-                &[("--tags", s("TagX")), ("--body-size", s(6000))],
-            ),
-        )],
+        vec![(p, "send", producer_args(c, &topic, &run_id, 5, &[("--tags", s("TagX")), ("--body-size", s(6000))]))],
     );
     assert_eq!(produced[0].code, Some(0), "{}", produced[0].context());
     let mut cells = Vec::new();
@@ -416,12 +271,7 @@ pub(crate) fn cross_library(
         assert_eq!(consumer.code, Some(0), "{}", consumer.context());
         assert_exactly_once(&produced[0], &run_id, consumer);
         for e in consumer.of("received") {
-            assert_eq!(
-                e["properties"]["compat_client"],
-                p.name,
-                "{}",
-                consumer.context()
-            );
+            assert_eq!(e["properties"]["compat_client"], p.name, "{}", consumer.context());
         }
         cells.push((consumer.client, "ok".to_string()));
     }

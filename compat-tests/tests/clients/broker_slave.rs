@@ -34,9 +34,7 @@ impl Pair {
     fn invoke(&self, addr: &str, cmd: RemotingCommand) -> Result<RemotingCommand, String> {
         self.rt.block_on(async {
             let ch = self.client.channel(addr).await.map_err(|e| e.to_string())?;
-            ch.invoke(cmd, Duration::from_secs(5))
-                .await
-                .map_err(|e| e.to_string())
+            ch.invoke(cmd, Duration::from_secs(5)).await.map_err(|e| e.to_string())
         })
     }
 
@@ -71,15 +69,8 @@ impl Pair {
         ] {
             cmd.set_ext(k, v);
         }
-        let r = self
-            .invoke(&self.master_addr(), cmd)
-            .expect("UPDATE_AND_CREATE_TOPIC");
-        assert_eq!(
-            r.response_code(),
-            ResponseCode::SUCCESS,
-            "create {topic}: {:?}",
-            r.remark
-        );
+        let r = self.invoke(&self.master_addr(), cmd).expect("UPDATE_AND_CREATE_TOPIC");
+        assert_eq!(r.response_code(), ResponseCode::SUCCESS, "create {topic}: {:?}", r.remark);
     }
 
     fn max_offset(&self, addr: &str, topic: &str, queue_id: i32) -> Option<i64> {
@@ -107,11 +98,7 @@ impl Pair {
             return vec![];
         };
         let route: body::TopicRouteData = body::decode("TopicRouteData", b).expect("route body");
-        route
-            .broker_datas
-            .iter()
-            .flat_map(|d| d.broker_addrs.keys().copied())
-            .collect()
+        route.broker_datas.iter().flat_map(|d| d.broker_addrs.keys().copied()).collect()
     }
 
     fn slave_committed(&self, group: &str, topic: &str) -> i64 {
@@ -145,35 +132,21 @@ fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 }
 
 pub(crate) fn run(drivers: &[Driver], broker_bin: &Path) {
-    let cpp: Vec<&Driver> = drivers
-        .iter()
-        .filter(|d| d.name.starts_with("cpp"))
-        .collect();
+    let cpp: Vec<&Driver> = drivers.iter().filter(|d| d.name.starts_with("cpp")).collect();
     if cpp.is_empty() {
-        println!(
-            "SKIPPED: no C++ client installed (RMQ_COMPAT_CLIENTS): slave-read scenario not run"
-        );
+        println!("SKIPPED: no C++ client installed (RMQ_COMPAT_CLIENTS): slave-read scenario not run");
         return;
     }
     let started = Instant::now();
     let topic = |d: &Driver| format!("CT_slave_{}", d.name);
     let ns = start_namesrv();
     let mport = free_broker_port();
-    let master = Daemon::start(
-        "master",
-        broker_bin,
-        &broker_conf(&ns.addr(), mport, "ASYNC_MASTER", 0),
-        mport,
-    );
+    let master = Daemon::start("master", broker_bin, &broker_conf(&ns.addr(), mport, "ASYNC_MASTER", 0), mport);
     let mut p = Pair {
         ns,
         master: Some(master),
         slave: None,
-        rt: tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap(),
+        rt: tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap(),
         client: Client::new(ClientConfig::default()),
     };
     // before the slave starts: its first sync (10 s later) must find the topics
@@ -181,12 +154,7 @@ pub(crate) fn run(drivers: &[Driver], broker_bin: &Path) {
         p.create_topic(&topic(d));
     }
     let sport = free_broker_port();
-    p.slave = Some(Daemon::start(
-        "slave",
-        broker_bin,
-        &broker_conf(&p.ns.addr(), sport, "SLAVE", 1),
-        sport,
-    ));
+    p.slave = Some(Daemon::start("slave", broker_bin, &broker_conf(&p.ns.addr(), sport, "SLAVE", 1), sport));
 
     let produced: Vec<Run> = cpp
         .iter()
@@ -223,25 +191,13 @@ pub(crate) fn run(drivers: &[Driver], broker_bin: &Path) {
             p.logs()
         );
     }
-    println!(
-        "slave caught up after {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
+    println!("slave caught up after {:.1}s", started.elapsed().as_secs_f64());
 
     // SIGKILL the master (left unreaped: the Daemon's drop reaps it); the name server drops
     // it from the route when its connection closes
-    p.master
-        .as_mut()
-        .unwrap()
-        .child
-        .kill()
-        .expect("SIGKILL master");
+    p.master.as_mut().unwrap().child.kill().expect("SIGKILL master");
     assert!(
-        wait_for(Duration::from_secs(10), || TcpStream::connect((
-            "127.0.0.1",
-            mport
-        ))
-        .is_err()),
+        wait_for(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", mport)).is_err()),
         "the master still accepts connections after SIGKILL"
     );
     for d in &cpp {
@@ -268,10 +224,7 @@ pub(crate) fn run(drivers: &[Driver], broker_bin: &Path) {
             d.spawn("consume", &a)
         })
         .collect();
-    let consumed: Vec<Run> = consumers
-        .into_iter()
-        .map(|r| r.wait(Duration::from_secs(180)))
-        .collect();
+    let consumed: Vec<Run> = consumers.into_iter().map(|r| r.wait(Duration::from_secs(180))).collect();
     for ((d, sent), got) in cpp.iter().zip(&produced).zip(&consumed) {
         assert_eq!(got.code, Some(0), "{}\n{}", got.context(), p.logs());
         assert_exactly_once(sent, &format!("{}-ha", d.name), got);
@@ -279,17 +232,8 @@ pub(crate) fn run(drivers: &[Driver], broker_bin: &Path) {
         // the consumer's offset commits went to the slave (Java keeps them in its memory)
         let group = format!("CG_slave_{}", d.name);
         let committed = p.slave_committed(&group, &topic(d));
-        assert_eq!(
-            committed, N as i64,
-            "{group}: offsets committed to the slave"
-        );
-        println!(
-            "{}: {N} messages consumed from the slave with the master down",
-            d.name
-        );
+        assert_eq!(committed, N as i64, "{group}: offsets committed to the slave");
+        println!("{}: {N} messages consumed from the slave with the master down", d.name);
     }
-    println!(
-        "slave-read scenario: {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
+    println!("slave-read scenario: {:.1}s", started.elapsed().as_secs_f64());
 }

@@ -23,23 +23,14 @@ pub(crate) fn die_with_parent(cmd: &mut Command) {
 }
 
 pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A port p with p-2 (the Java broker's fast/VIP port) and p+1 (HA) also free.
 pub(crate) fn free_broker_port() -> u16 {
     for _ in 0..200 {
         let p = free_port();
-        if p > 1026
-            && p < 65534
-            && [p - 2, p + 1]
-                .iter()
-                .all(|q| TcpListener::bind(("127.0.0.1", *q)).is_ok())
-        {
+        if p > 1026 && p < 65534 && [p - 2, p + 1].iter().all(|q| TcpListener::bind(("127.0.0.1", *q)).is_ok()) {
             return p;
         }
     }
@@ -69,12 +60,11 @@ pub(crate) fn workspace_bin(package: &str, bin: &str) -> Option<PathBuf> {
     let meta: Value = serde_json::from_slice(&meta.stdout).expect("cargo metadata JSON");
     let declared = meta["packages"].as_array().into_iter().flatten().any(|p| {
         p["name"] == package
-            && p["targets"].as_array().into_iter().flatten().any(|t| {
-                t["name"] == bin
-                    && t["kind"]
-                        .as_array()
-                        .is_some_and(|k| k.iter().any(|k| k == "bin"))
-            })
+            && p["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|t| t["name"] == bin && t["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "bin")))
     });
     if !declared {
         return None;
@@ -84,20 +74,14 @@ pub(crate) fn workspace_bin(package: &str, bin: &str) -> Option<PathBuf> {
     let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
     let target_dir = profile_dir.parent().unwrap();
     let mut cmd = Command::new(&cargo);
-    cmd.args(["build", "--locked", "-p", package, "--bin", bin])
-        .current_dir(ROOT)
-        .env("CARGO_TARGET_DIR", target_dir);
+    cmd.args(["build", "--locked", "-p", package, "--bin", bin]).current_dir(ROOT).env("CARGO_TARGET_DIR", target_dir);
     if profile_dir.file_name().is_some_and(|n| n == "release") {
         cmd.arg("--release");
     }
     let st = cmd.status().expect("cargo build");
     assert!(st.success(), "cargo build -p {package} --bin {bin} failed");
     let path = profile_dir.join(bin);
-    assert!(
-        path.exists(),
-        "{} missing after cargo build",
-        path.display()
-    );
+    assert!(path.exists(), "{} missing after cargo build", path.display());
     Some(path)
 }
 
@@ -113,11 +97,7 @@ impl Daemon {
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join(format!("{name}.properties"));
         // `{dir}` in the text: this daemon's own temp dir (stores, kv config), removed on drop.
-        std::fs::write(
-            &conf,
-            conf_text.replace("{dir}", &dir.path().display().to_string()),
-        )
-        .unwrap();
+        std::fs::write(&conf, conf_text.replace("{dir}", &dir.path().display().to_string())).unwrap();
         let log = std::fs::File::create(dir.path().join(format!("{name}.log"))).unwrap();
         let mut cmd = Command::new(bin);
         die_with_parent(&mut cmd);
@@ -126,20 +106,12 @@ impl Daemon {
             .arg(&conf)
             .env("HOME", dir.path())
             .env("ROCKETMQ_HOME", dir.path())
-            .env(
-                "RMQ_LOG",
-                std::env::var("RMQ_LOG").unwrap_or_else(|_| "info".into()),
-            )
+            .env("RMQ_LOG", std::env::var("RMQ_LOG").unwrap_or_else(|_| "info".into()))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
-        let mut d = Daemon {
-            name,
-            child,
-            port,
-            dir,
-        };
+        let mut d = Daemon { name, child, port, dir };
         if !wait_listening(port, Duration::from_secs(20)) {
             panic!("{name} did not listen on {port}; log:\n{}", d.log());
         }
@@ -154,17 +126,13 @@ impl Daemon {
     }
 
     pub(crate) fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join(format!("{}.log", self.name)))
-            .unwrap_or_default()
+        std::fs::read_to_string(self.dir.path().join(format!("{}.log", self.name))).unwrap_or_default()
     }
 }
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(5) {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -180,7 +148,6 @@ impl Drop for Daemon {
 pub(crate) fn start_namesrv() -> Daemon {
     let bin = workspace_bin("rmq-namesrv", "mqnamesrv").expect("the workspace builds mqnamesrv");
     let port = free_port();
-    let conf =
-        format!("listenPort={port}\nbindAddress=127.0.0.1\nkvConfigPath={{dir}}/kvConfig.json\n");
+    let conf = format!("listenPort={port}\nbindAddress=127.0.0.1\nkvConfigPath={{dir}}/kvConfig.json\n");
     Daemon::start("namesrv", &bin, &conf, port)
 }

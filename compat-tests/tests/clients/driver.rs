@@ -28,18 +28,11 @@ pub(crate) fn drivers() -> Option<&'static Vec<Driver>> {
                 .stderr(Stdio::inherit())
                 .output()
                 .expect("run scripts/install-clients.sh");
-            assert!(
-                out.status.success(),
-                "scripts/install-clients.sh failed ({:?})",
-                out.status
-            );
+            assert!(out.status.success(), "scripts/install-clients.sh failed ({:?})", out.status);
             eprintln!("install-clients.sh: {:.1}s", t.elapsed().as_secs_f64());
             let manifest: HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
                 .lines()
-                .filter_map(|l| {
-                    l.split_once('=')
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                })
+                .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
                 .collect();
             let mut ds = Vec::new();
             let py = |name: &'static str, key: &str| {
@@ -52,10 +45,7 @@ pub(crate) fn drivers() -> Option<&'static Vec<Driver>> {
             };
             ds.extend(py("cpp050", "RMQ_CLIENT_CPP050_PYTHON"));
             ds.extend(py("cpp044", "RMQ_CLIENT_CPP044_PYTHON"));
-            if let (Some(node), Some(path)) = (
-                manifest.get("RMQ_CLIENT_NODE"),
-                manifest.get("RMQ_CLIENT_NODE_PATH"),
-            ) {
+            if let (Some(node), Some(path)) = (manifest.get("RMQ_CLIENT_NODE"), manifest.get("RMQ_CLIENT_NODE_PATH")) {
                 ds.push(Driver {
                     name: "ali-ons",
                     program: PathBuf::from(node),
@@ -64,21 +54,12 @@ pub(crate) fn drivers() -> Option<&'static Vec<Driver>> {
                 });
             }
             if let Some(bin) = manifest.get("RMQ_CLIENT_RUST_BIN") {
-                ds.push(Driver {
-                    name: "rust",
-                    program: PathBuf::from(bin),
-                    prefix: vec![],
-                    env: vec![],
-                });
+                ds.push(Driver { name: "rust", program: PathBuf::from(bin), prefix: vec![], env: vec![] });
             }
             // RMQ_COMPAT_CLIENTS=all (default) must give all four.
             if want.is_empty() || want == "all" || want == "1" {
                 let names: Vec<_> = ds.iter().map(|d| d.name).collect();
-                assert_eq!(
-                    names,
-                    ["cpp050", "cpp044", "ali-ons", "rust"],
-                    "manifest: {manifest:?}"
-                );
+                assert_eq!(names, ["cpp050", "cpp044", "ali-ons", "rust"], "manifest: {manifest:?}");
             }
             Some(ds)
         })
@@ -106,15 +87,7 @@ impl Run {
 
     pub(crate) fn context(&self) -> String {
         let events: Vec<String> = self.events.iter().map(|e| e.to_string()).collect();
-        let tail: String = self
-            .stderr
-            .chars()
-            .rev()
-            .take(3000)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
+        let tail: String = self.stderr.chars().rev().take(3000).collect::<Vec<_>>().into_iter().rev().collect();
         format!(
             "[{} {}] exit {:?}\nevents:\n  {}\nstderr (tail):\n{}",
             self.client,
@@ -145,19 +118,12 @@ impl Driver {
         die_with_parent(&mut cmd);
         cmd.args(&self.prefix).arg(scenario).args(args);
         // HOME: the C++ client writes its logs and offset snapshots under $HOME.
-        cmd.env("HOME", home.path())
-            .env_remove("NAMESRV_ADDR")
-            .env_remove("http_proxy")
-            .env_remove("https_proxy");
+        cmd.env("HOME", home.path()).env_remove("NAMESRV_ADDR").env_remove("http_proxy").env_remove("https_proxy");
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr_path).unwrap());
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {:?}: {e}", self.program));
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(std::fs::File::create(&stderr_path).unwrap());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {:?}: {e}", self.program));
         let events = Arc::new(Mutex::new(Vec::new()));
         let out = child.stdout.take().unwrap();
         let ev = events.clone();
@@ -165,10 +131,7 @@ impl Driver {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
                 match serde_json::from_str::<Value>(&line) {
                     Ok(v) => ev.lock().unwrap().push(v),
-                    Err(_) => ev
-                        .lock()
-                        .unwrap()
-                        .push(serde_json::json!({"event": "stdout", "line": line})),
+                    Err(_) => ev.lock().unwrap().push(serde_json::json!({"event": "stdout", "line": line})),
                 }
             }
         });
@@ -190,11 +153,7 @@ impl Driver {
 
 impl Running {
     pub(crate) fn has(&self, event: &str) -> bool {
-        self.events
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|e| e["event"] == event)
+        self.events.lock().unwrap().iter().any(|e| e["event"] == event)
     }
 
     /// Waits for the driver's `ready` event (or its exit).
@@ -234,13 +193,7 @@ impl Running {
             let _ = f.read_to_string(&mut stderr);
         }
         let events = std::mem::take(&mut *self.events.lock().unwrap());
-        Run {
-            client: self.client,
-            what: self.what.clone(),
-            code,
-            events,
-            stderr,
-        }
+        Run { client: self.client, what: self.what.clone(), code, events, stderr }
     }
 }
 
@@ -258,10 +211,8 @@ pub(crate) fn received(run: &Run) -> BTreeMap<(String, u64), Vec<Value>> {
     let mut m: BTreeMap<(String, u64), Vec<Value>> = BTreeMap::new();
     for e in run.of("received") {
         let p = &e["properties"];
-        if let (Some(r), Some(seq)) = (
-            p["compat_run"].as_str(),
-            p["compat_seq"].as_str().and_then(|s| s.parse().ok()),
-        ) {
+        if let (Some(r), Some(seq)) = (p["compat_run"].as_str(), p["compat_seq"].as_str().and_then(|s| s.parse().ok()))
+        {
             m.entry((r.to_string(), seq)).or_default().push(e.clone());
         }
     }
@@ -284,23 +235,14 @@ pub(crate) fn assert_exactly_once(producer: &Run, run_id: &str, consumer: &Run) 
             consumer.context()
         );
         let r = &r.unwrap()[0];
-        assert_eq!(
-            r["bodySha256"],
-            s["bodySha256"],
-            "body of {run_id}/{seq}\n{}",
-            consumer.context()
-        );
+        assert_eq!(r["bodySha256"], s["bodySha256"], "body of {run_id}/{seq}\n{}", consumer.context());
         assert_eq!(r["bodyLen"], s["bodyLen"]);
         if s["tags"].as_str().is_some_and(|t| !t.is_empty()) {
             assert_eq!(r["tags"], s["tags"], "tags of {run_id}/{seq}");
         }
         let keys = s["keys"].as_str().unwrap();
         assert!(
-            r["keys"]
-                .as_str()
-                .unwrap_or("")
-                .split(' ')
-                .any(|k| k == keys),
+            r["keys"].as_str().unwrap_or("").split(' ').any(|k| k == keys),
             "keys of {run_id}/{seq}: {}",
             r["keys"]
         );
@@ -309,11 +251,7 @@ pub(crate) fn assert_exactly_once(producer: &Run, run_id: &str, consumer: &Run) 
 
 /// Builds argument vectors: `args(&[("--topic", "T"), ...])`.
 pub(crate) fn args(pairs: &[(&str, String)]) -> Vec<String> {
-    pairs
-        .iter()
-        .flat_map(|(k, v)| [k.to_string(), v.clone()])
-        .filter(|s| !s.is_empty())
-        .collect()
+    pairs.iter().flat_map(|(k, v)| [k.to_string(), v.clone()]).filter(|s| !s.is_empty()).collect()
 }
 
 pub(crate) fn s<T: ToString>(v: T) -> String {

@@ -47,10 +47,7 @@ const COMPRESSED_FLAG: i32 = 0x1;
 pub(crate) const TRANSACTION_PREPARED_TYPE: i32 = 0x1 << 2;
 
 fn parse_props(s: &str) -> BTreeMap<String, String> {
-    s.split('\u{2}')
-        .filter_map(|kv| kv.split_once('\u{1}'))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    s.split('\u{2}').filter_map(|kv| kv.split_once('\u{1}')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 fn inflate_if(flag: i32, body: &[u8]) -> (Vec<u8>, bool) {
@@ -61,9 +58,7 @@ fn inflate_if(flag: i32, body: &[u8]) -> (Vec<u8>, bool) {
     let kind = (flag >> 8) & 0x7;
     if kind == 0 || kind == 3 {
         let mut out = Vec::new();
-        flate2::read::ZlibDecoder::new(body)
-            .read_to_end(&mut out)
-            .expect("zlib body");
+        flate2::read::ZlibDecoder::new(body).read_to_end(&mut out).expect("zlib body");
         (out, true)
     } else {
         (body.to_vec(), true)
@@ -98,26 +93,13 @@ impl FakeBroker {
     }
 
     fn msg_id(&self, offset: i64) -> String {
-        format!(
-            "7F000001{:08X}{:016X}",
-            *self.port.lock().unwrap() as u32,
-            offset
-        )
+        format!("7F000001{:08X}{:016X}", *self.port.lock().unwrap() as u32, offset)
     }
 
     fn serve(&self, req: &RemotingCommand) -> Option<RemotingCommand> {
         let code = req.code;
-        let ext: BTreeMap<String, String> = req
-            .ext_fields
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        let text = req
-            .body
-            .as_ref()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default();
+        let ext: BTreeMap<String, String> = req.ext_fields.clone().unwrap_or_default().into_iter().collect();
+        let text = req.body.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
         match code {
             10 | 310 | 320 => {
                 let h: SendMessageRequestHeader = if code == 10 {
@@ -128,40 +110,26 @@ impl FakeBroker {
                 let raw = req.body.clone().unwrap_or_default();
                 // The C++ client sends a batch as SEND_MESSAGE with `batch=1` (to_string(bool)),
                 // which a Java broker reads as false (Boolean.parseBoolean): see the README.
-                let batch = code == 320
-                    || matches!(ext.get("batch").map(String::as_str), Some("true" | "1"));
+                let batch = code == 320 || matches!(ext.get("batch").map(String::as_str), Some("true" | "1"));
                 let msgs: Vec<(i32, Vec<u8>, BTreeMap<String, String>)> = if batch {
                     decode_batch(&raw)
                 } else {
-                    vec![(
-                        h.sys_flag,
-                        raw.to_vec(),
-                        parse_props(h.properties.as_deref().unwrap_or("")),
-                    )]
+                    vec![(h.sys_flag, raw.to_vec(), parse_props(h.properties.as_deref().unwrap_or("")))]
                 };
                 let first = self.next_offset(&h.topic, h.queue_id, msgs.len() as i64);
                 let mut ids = Vec::new();
                 for (i, (flag, body, props)) in msgs.into_iter().enumerate() {
                     // A batch's messages carry their own flag words; the sysFlag is the request's.
-                    let (body, compressed) =
-                        inflate_if(if batch { h.sys_flag } else { flag }, &body);
+                    let (body, compressed) = inflate_if(if batch { h.sys_flag } else { flag }, &body);
                     ids.push(self.msg_id(first + i as i64));
-                    let props_text: String = props
-                        .iter()
-                        .map(|(k, v)| format!("{k}\u{1}{v}\u{2}"))
-                        .collect();
-                    self.queues
-                        .lock()
-                        .unwrap()
-                        .entry((h.topic.clone(), h.queue_id))
-                        .or_default()
-                        .push(Stored {
-                            flag: if batch { flag } else { h.flag },
-                            sys_flag: h.sys_flag & !COMPRESSED_FLAG & !(0x7 << 8),
-                            born: h.born_timestamp,
-                            body: body.clone(),
-                            props: props_text,
-                        });
+                    let props_text: String = props.iter().map(|(k, v)| format!("{k}\u{1}{v}\u{2}")).collect();
+                    self.queues.lock().unwrap().entry((h.topic.clone(), h.queue_id)).or_default().push(Stored {
+                        flag: if batch { flag } else { h.flag },
+                        sys_flag: h.sys_flag & !COMPRESSED_FLAG & !(0x7 << 8),
+                        born: h.born_timestamp,
+                        body: body.clone(),
+                        props: props_text,
+                    });
                     self.records.lock().unwrap().push(Recorded {
                         code,
                         topic: h.topic.clone(),
@@ -192,12 +160,7 @@ impl FakeBroker {
                 Some(resp)
             }
             _ => {
-                self.records.lock().unwrap().push(Recorded {
-                    code,
-                    ext,
-                    text: text.clone(),
-                    ..Default::default()
-                });
+                self.records.lock().unwrap().push(Recorded { code, ext, text: text.clone(), ..Default::default() });
                 if req.is_oneway() {
                     return None;
                 }
@@ -208,43 +171,24 @@ impl FakeBroker {
                             let id = hb["clientID"].as_str().unwrap_or_default().to_string();
                             for c in hb["consumerDataSet"].as_array().into_iter().flatten() {
                                 if let Some(g) = c["groupName"].as_str() {
-                                    self.groups
-                                        .lock()
-                                        .unwrap()
-                                        .entry(g.to_string())
-                                        .or_default()
-                                        .insert(id.clone());
+                                    self.groups.lock().unwrap().entry(g.to_string()).or_default().insert(id.clone());
                                 }
                             }
                         }
-                        Some(RemotingCommand::response_to(
-                            req,
-                            ResponseCode::SUCCESS,
-                            None,
-                        ))
+                        Some(RemotingCommand::response_to(req, ResponseCode::SUCCESS, None))
                     }
                     // UNREGISTER_CLIENT, UPDATE_CONSUMER_OFFSET, CONSUMER_SEND_MSG_BACK is not served.
-                    35 | 15 => Some(RemotingCommand::response_to(
-                        req,
-                        ResponseCode::SUCCESS,
-                        None,
-                    )),
+                    35 | 15 => Some(RemotingCommand::response_to(req, ResponseCode::SUCCESS, None)),
                     // LOCK_BATCH_MQ (orderly consumers): every queue asked for is locked.
                     41 => {
                         let asked: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                        let body = serde_json::json!({ "lockOKMQSet": asked["mqSet"].clone() })
-                            .to_string();
+                        let body = serde_json::json!({ "lockOKMQSet": asked["mqSet"].clone() }).to_string();
                         Some(
-                            RemotingCommand::response_to(req, ResponseCode::SUCCESS, None)
-                                .with_body(body.into_bytes()),
+                            RemotingCommand::response_to(req, ResponseCode::SUCCESS, None).with_body(body.into_bytes()),
                         )
                     }
                     // UNLOCK_BATCH_MQ
-                    42 => Some(RemotingCommand::response_to(
-                        req,
-                        ResponseCode::SUCCESS,
-                        None,
-                    )),
+                    42 => Some(RemotingCommand::response_to(req, ResponseCode::SUCCESS, None)),
                     // GET_CONSUMER_LIST_BY_GROUP: the ids that heartbeat with the group.
                     38 => {
                         let group = req.ext("consumerGroup").unwrap_or_default().to_string();
@@ -257,18 +201,14 @@ impl FakeBroker {
                             .unwrap_or_default();
                         let body = serde_json::json!({ "consumerIdList": ids }).to_string();
                         Some(
-                            RemotingCommand::response_to(req, ResponseCode::SUCCESS, None)
-                                .with_body(body.into_bytes()),
+                            RemotingCommand::response_to(req, ResponseCode::SUCCESS, None).with_body(body.into_bytes()),
                         )
                     }
                     // QUERY_CONSUMER_OFFSET: QUERY_NOT_FOUND, as Java for a new group.
                     14 => Some(RemotingCommand::response_to(
                         req,
                         ResponseCode(22),
-                        Some(
-                            "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first"
-                                .into(),
-                        ),
+                        Some("Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first".into()),
                     )),
                     // GET_MAX_OFFSET / GET_MIN_OFFSET: empty queues.
                     29 | 30 => {
@@ -294,63 +234,32 @@ impl FakeBroker {
     fn pull(&self, req: &RemotingCommand) -> (RemotingCommand, bool) {
         self.records.lock().unwrap().push(Recorded {
             code: req.code,
-            ext: req
-                .ext_fields
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
+            ext: req.ext_fields.clone().unwrap_or_default().into_iter().collect(),
             ..Default::default()
         });
         let h = match rmq_remoting::protocol::pull::PullMessageRequestHeader::from_command(req) {
             Ok(h) => h,
             Err(e) => {
-                return (
-                    RemotingCommand::response_to(
-                        req,
-                        ResponseCode::SYSTEM_ERROR,
-                        Some(e.to_string()),
-                    ),
-                    false,
-                )
+                return (RemotingCommand::response_to(req, ResponseCode::SYSTEM_ERROR, Some(e.to_string())), false)
             }
         };
         let queues = self.queues.lock().unwrap();
-        let msgs = queues
-            .get(&(h.topic.clone(), h.queue_id))
-            .cloned()
-            .unwrap_or_default();
+        let msgs = queues.get(&(h.topic.clone(), h.queue_id)).cloned().unwrap_or_default();
         let max = msgs.len() as i64;
         let from = h.queue_offset.clamp(0, max);
         let to = (from + h.max_msg_nums.max(1) as i64).min(max);
         let port = *self.port.lock().unwrap();
         let mut body = Vec::new();
         for off in from..to {
-            encode_stored(
-                &mut body,
-                &h.topic,
-                h.queue_id,
-                off,
-                &msgs[off as usize],
-                port,
-            );
+            encode_stored(&mut body, &h.topic, h.queue_id, off, &msgs[off as usize], port);
         }
         let found = to > from;
         let mut r = if found {
             RemotingCommand::response_to(req, ResponseCode::SUCCESS, None).with_body(body)
         } else {
-            RemotingCommand::response_to(
-                req,
-                ResponseCode(19),
-                Some("compat fake broker: no new message".into()),
-            )
+            RemotingCommand::response_to(req, ResponseCode(19), Some("compat fake broker: no new message".into()))
         };
-        for (k, v) in [
-            ("nextBeginOffset", to),
-            ("minOffset", 0),
-            ("maxOffset", max),
-            ("suggestWhichBrokerId", 0),
-        ] {
+        for (k, v) in [("nextBeginOffset", to), ("minOffset", 0), ("maxOffset", max), ("suggestWhichBrokerId", 0)] {
             r.set_ext(k, v.to_string());
         }
         (r, !found)
@@ -358,14 +267,7 @@ impl FakeBroker {
 }
 
 /// One message in the commit-log layout a pull response carries (MessageDecoder, V1 magic).
-fn encode_stored(
-    out: &mut Vec<u8>,
-    topic: &str,
-    queue_id: i32,
-    offset: i64,
-    m: &Stored,
-    port: u16,
-) {
+fn encode_stored(out: &mut Vec<u8>, topic: &str, queue_id: i32, offset: i64, m: &Stored, port: u16) {
     let mut crc = flate2::Crc::new();
     crc.update(&m.body);
     let host = |out: &mut Vec<u8>| {
@@ -373,26 +275,8 @@ fn encode_stored(
         out.extend_from_slice(&(port as i32).to_be_bytes());
     };
     let props = m.props.as_bytes();
-    let total = 4
-        + 4
-        + 4
-        + 4
-        + 4
-        + 8
-        + 8
-        + 4
-        + 8
-        + 8
-        + 8
-        + 8
-        + 4
-        + 8
-        + 4
-        + m.body.len()
-        + 1
-        + topic.len()
-        + 2
-        + props.len();
+    let total =
+        4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + 8 + 8 + 8 + 4 + 8 + 4 + m.body.len() + 1 + topic.len() + 2 + props.len();
     out.extend_from_slice(&(total as i32).to_be_bytes());
     out.extend_from_slice(&0xDAA320A7u32.to_be_bytes());
     out.extend_from_slice(&((crc.sum() & 0x7FFF_FFFF) as i32).to_be_bytes());
@@ -436,11 +320,7 @@ impl RequestHandler for FakeHandler {
 
 pub(crate) fn register_cmd(broker_addr: &str, topics: &[&str]) -> RemotingCommand {
     let mut b = RegisterBrokerBody::default();
-    b.topic_config_serialize_wrapper.data_version = DataVersion {
-        counter: 1,
-        state_version: Some(0),
-        timestamp: 1,
-    };
+    b.topic_config_serialize_wrapper.data_version = DataVersion { counter: 1, state_version: Some(0), timestamp: 1 };
     for t in topics {
         b.topic_config_serialize_wrapper.topic_config_table.insert(
             t.to_string(),
@@ -475,8 +355,5 @@ pub(crate) fn register_cmd(broker_addr: &str, topics: &[&str]) -> RemotingComman
 }
 
 pub(crate) fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
+    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -7,11 +7,7 @@ pub(crate) fn run(drivers: &[Driver]) {
     let started = Instant::now();
     let ns = start_namesrv();
     let ns_addr = ns.addr();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
 
     // The recording fake broker, registered with our name server for FakeTopic.
     let fake = Arc::new(FakeBroker::default());
@@ -27,19 +23,9 @@ pub(crate) fn run(drivers: &[Driver]) {
     let client = Client::new(ClientConfig::default());
     let registration: Channel = rt.block_on(async {
         let ch = client.connect(&ns_addr).await.unwrap();
-        let resp = ch
-            .invoke(
-                register_cmd(&fake_addr, &["FakeTopic", "FakeTopicB"]),
-                Duration::from_secs(5),
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            resp.response_code(),
-            ResponseCode::SUCCESS,
-            "REGISTER_BROKER: {:?}",
-            resp.remark
-        );
+        let resp =
+            ch.invoke(register_cmd(&fake_addr, &["FakeTopic", "FakeTopicB"]), Duration::from_secs(5)).await.unwrap();
+        assert_eq!(resp.response_code(), ResponseCode::SUCCESS, "REGISTER_BROKER: {:?}", resp.remark);
         ch
     });
 
@@ -56,17 +42,9 @@ pub(crate) fn run(drivers: &[Driver]) {
                 let ns_addr = ns_addr.clone();
                 sc.spawn(move || {
                     let base = |ns: &str| {
-                        args(&[
-                            ("--namesrv", ns.to_string()),
-                            ("--topic", s("NoSuchTopic")),
-                            ("--timeout", s(30)),
-                        ])
+                        args(&[("--namesrv", ns.to_string()), ("--topic", s("NoSuchTopic")), ("--timeout", s(30))])
                     };
-                    (
-                        d.name,
-                        d.run("send", &base(&ns_addr)),
-                        d.run("send", &base(&format!("127.0.0.1:{closed}"))),
-                    )
+                    (d.name, d.run("send", &base(&ns_addr)), d.run("send", &base(&format!("127.0.0.1:{closed}"))))
                 })
             })
             .collect();
@@ -86,18 +64,12 @@ pub(crate) fn run(drivers: &[Driver]) {
                 assert_ne!(d[0]["kind"], "no_route", "{}", dead.context());
                 // ali-ons and rust relay our name server's TOPIC_NOT_EXIST remark.
                 assert!(
-                    e[0]["message"]
-                        .as_str()
-                        .unwrap()
-                        .contains("No topic route info in name server for the topic"),
+                    e[0]["message"].as_str().unwrap().contains("No topic route info in name server for the topic"),
                     "{}",
                     live.context()
                 );
             }
-            table
-                .entry("no-route error".into())
-                .or_default()
-                .insert(name, "ok".into());
+            table.entry("no-route error".into()).or_default().insert(name, "ok".into());
         }
     });
 
@@ -125,13 +97,7 @@ pub(crate) fn run(drivers: &[Driver]) {
                             ("--run-id", run_id.clone()),
                             ("--timeout", s(40)),
                         ]);
-                        a.extend(args(
-                            &case
-                                .extra
-                                .iter()
-                                .map(|(k, v)| (*k, v.clone()))
-                                .collect::<Vec<_>>(),
-                        ));
+                        a.extend(args(&case.extra.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>()));
                         let run = d.run(case.scenario, &a);
                         cells.push((case.label, check_send_case(&case, &run, &run_id, &fake)));
                     }
@@ -142,10 +108,7 @@ pub(crate) fn run(drivers: &[Driver]) {
         for h in hs {
             let (name, cells) = h.join().unwrap();
             for (label, cell) in cells {
-                table
-                    .entry(format!("send {label}"))
-                    .or_default()
-                    .insert(name, cell);
+                table.entry(format!("send {label}")).or_default().insert(name, cell);
             }
         }
     });
@@ -198,36 +161,18 @@ pub(crate) fn run(drivers: &[Driver]) {
             for p in &producers {
                 assert_exactly_once(p, &format!("{}-fakeb", p.client), &run);
             }
-            let heartbeats = fake
-                .records
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|r| r.code == 34 && r.text.contains(&group))
-                .count();
-            assert!(
-                heartbeats > 0,
-                "{name}: no HEART_BEAT with group {group} at the fake broker\n{}",
-                run.context()
-            );
-            table
-                .entry("push consume (fake)".into())
-                .or_default()
-                .insert(name, "ok".into());
+            let heartbeats =
+                fake.records.lock().unwrap().iter().filter(|r| r.code == 34 && r.text.contains(&group)).count();
+            assert!(heartbeats > 0, "{name}: no HEART_BEAT with group {group} at the fake broker\n{}", run.context());
+            table.entry("push consume (fake)".into()).or_default().insert(name, "ok".into());
         }
     });
 
     // 3b. Client-side tag filtering (the fake broker does not filter) and orderly consumers
     //     (LOCK_BATCH_MQ; FakeTopic holds the orderly sends of step 2: per sharding key, the
     //     messages must come in send order from one queue).
-    let fake_topic_total: usize = fake
-        .queues
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|((t, _), _)| t == "FakeTopic")
-        .map(|(_, v)| v.len())
-        .sum();
+    let fake_topic_total: usize =
+        fake.queues.lock().unwrap().iter().filter(|((t, _), _)| t == "FakeTopic").map(|(_, v)| v.len()).sum();
     std::thread::scope(|sc| {
         let hs: Vec<_> = drivers
             .iter()
@@ -261,9 +206,7 @@ pub(crate) fn run(drivers: &[Driver]) {
             let got = received(&tag_run);
             for p in &producers {
                 for e in p.of("sent") {
-                    let n = got
-                        .get(&(format!("{}-fakeb", p.client), e["seq"].as_u64().unwrap()))
-                        .map_or(0, Vec::len);
+                    let n = got.get(&(format!("{}-fakeb", p.client), e["seq"].as_u64().unwrap())).map_or(0, Vec::len);
                     assert_eq!(
                         n,
                         usize::from(e["tags"] == "TagA"),
@@ -273,54 +216,29 @@ pub(crate) fn run(drivers: &[Driver]) {
                     );
                 }
             }
-            table
-                .entry("tag filter (client side)".into())
-                .or_default()
-                .insert(name, "ok".into());
+            table.entry("tag filter (client side)".into()).or_default().insert(name, "ok".into());
             if orderly_run.unsupported() {
-                table
-                    .entry("orderly consume (fake)".into())
-                    .or_default()
-                    .insert(name, "unsupported".into());
+                table.entry("orderly consume (fake)".into()).or_default().insert(name, "unsupported".into());
                 continue;
             }
             assert_eq!(orderly_run.code, Some(0), "{}", orderly_run.context());
             let mut by_key: BTreeMap<(String, String), (BTreeSet<i64>, Vec<u64>)> = BTreeMap::new();
             for e in orderly_run.of("received") {
                 let props = &e["properties"];
-                let (Some(run), Some(k)) =
-                    (props["compat_run"].as_str(), props["compat_sk"].as_str())
-                else {
+                let (Some(run), Some(k)) = (props["compat_run"].as_str(), props["compat_sk"].as_str()) else {
                     continue;
                 };
                 let entry = by_key.entry((run.to_string(), k.to_string())).or_default();
                 entry.0.insert(e["queueId"].as_i64().unwrap());
-                entry
-                    .1
-                    .push(props["compat_seq"].as_str().unwrap().parse().unwrap());
+                entry.1.push(props["compat_seq"].as_str().unwrap().parse().unwrap());
             }
-            assert_eq!(
-                by_key.len(),
-                3 * drivers.len(),
-                "{name}: orderly runs x keys\n{}",
-                orderly_run.context()
-            );
+            assert_eq!(by_key.len(), 3 * drivers.len(), "{name}: orderly runs x keys\n{}", orderly_run.context());
             for ((run, k), (queues, seqs)) in by_key {
-                assert_eq!(
-                    queues.len(),
-                    1,
-                    "{name}: {run} key {k} from queues {queues:?}"
-                );
-                assert!(
-                    seqs.windows(2).all(|w| w[0] < w[1]),
-                    "{name}: {run} key {k} out of order: {seqs:?}"
-                );
+                assert_eq!(queues.len(), 1, "{name}: {run} key {k} from queues {queues:?}");
+                assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{name}: {run} key {k} out of order: {seqs:?}");
                 assert_eq!(seqs.len(), 3, "{name}: {run} key {k}: {seqs:?}");
             }
-            table
-                .entry("orderly consume (fake)".into())
-                .or_default()
-                .insert(name, "ok".into());
+            table.entry("orderly consume (fake)".into()).or_default().insert(name, "ok".into());
         }
     });
 
@@ -334,10 +252,7 @@ pub(crate) fn run(drivers: &[Driver]) {
         ]);
         let run = d.run("pull", &a);
         if run.unsupported() {
-            table
-                .entry("pull (fake)".into())
-                .or_default()
-                .insert(d.name, "unsupported".into());
+            table.entry("pull (fake)".into()).or_default().insert(d.name, "unsupported".into());
             continue;
         }
         assert_eq!(run.code, Some(0), "{}", run.context());
@@ -345,31 +260,16 @@ pub(crate) fn run(drivers: &[Driver]) {
         for p in &producers {
             assert_exactly_once(p, &format!("{}-fakeb", p.client), &run);
         }
-        table
-            .entry("pull (fake)".into())
-            .or_default()
-            .insert(d.name, "ok".into());
+        table.entry("pull (fake)".into()).or_default().insert(d.name, "ok".into());
     }
 
-    print_table(
-        "third-party clients against our name server (+ recording fake broker):",
-        &table,
-        &names,
-    );
-    let codes: BTreeMap<i32, usize> =
-        fake.records
-            .lock()
-            .unwrap()
-            .iter()
-            .fold(BTreeMap::new(), |mut m, r| {
-                *m.entry(r.code).or_default() += 1;
-                m
-            });
+    print_table("third-party clients against our name server (+ recording fake broker):", &table, &names);
+    let codes: BTreeMap<i32, usize> = fake.records.lock().unwrap().iter().fold(BTreeMap::new(), |mut m, r| {
+        *m.entry(r.code).or_default() += 1;
+        m
+    });
     println!("fake broker request codes seen: {codes:?}");
-    println!(
-        "name-server client checks: {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
+    println!("name-server client checks: {:.1}s", started.elapsed().as_secs_f64());
     registration.close();
     rt.block_on(server.shutdown());
 }

@@ -12,79 +12,24 @@ pub(crate) struct SendCase {
 }
 
 pub(crate) fn send_cases() -> Vec<SendCase> {
-    let c = |label, scenario, count, extra: Vec<(&'static str, String)>| SendCase {
-        label,
-        scenario,
-        extra,
-        count,
-    };
+    let c = |label, scenario, count, extra: Vec<(&'static str, String)>| SendCase { label, scenario, extra, count };
     vec![
-        c(
-            "sync",
-            "send",
-            3,
-            vec![("--mode", s("sync")), ("--tags", s("TagA,TagB"))],
-        ),
-        c(
-            "oneway",
-            "send",
-            3,
-            vec![("--mode", s("oneway")), ("--tags", s("TagA"))],
-        ),
-        c(
-            "async",
-            "send",
-            4,
-            vec![("--mode", s("async")), ("--tags", s("TagB"))],
-        ),
-        c(
-            "orderly",
-            "send",
-            9,
-            vec![("--mode", s("orderly")), ("--sharding-keys", s(3))],
-        ),
-        c(
-            "batch",
-            "send",
-            4,
-            vec![("--mode", s("batch")), ("--tags", s("TagA"))],
-        ),
-        c(
-            "big",
-            "send",
-            1,
-            vec![("--mode", s("sync")), ("--body-size", s(3 * 1024 * 1024))],
-        ),
-        c(
-            "compressed",
-            "send",
-            2,
-            vec![("--mode", s("sync")), ("--body-size", s(16 * 1024))],
-        ),
-        c(
-            "delay",
-            "send",
-            1,
-            vec![("--mode", s("sync")), ("--delay-level", s(3))],
-        ),
+        c("sync", "send", 3, vec![("--mode", s("sync")), ("--tags", s("TagA,TagB"))]),
+        c("oneway", "send", 3, vec![("--mode", s("oneway")), ("--tags", s("TagA"))]),
+        c("async", "send", 4, vec![("--mode", s("async")), ("--tags", s("TagB"))]),
+        c("orderly", "send", 9, vec![("--mode", s("orderly")), ("--sharding-keys", s(3))]),
+        c("batch", "send", 4, vec![("--mode", s("batch")), ("--tags", s("TagA"))]),
+        c("big", "send", 1, vec![("--mode", s("sync")), ("--body-size", s(3 * 1024 * 1024))]),
+        c("compressed", "send", 2, vec![("--mode", s("sync")), ("--body-size", s(16 * 1024))]),
+        c("delay", "send", 1, vec![("--mode", s("sync")), ("--delay-level", s(3))]),
         c("tx-commit", "transaction", 2, vec![("--tx", s("commit"))]),
-        c(
-            "tx-rollback",
-            "transaction",
-            1,
-            vec![("--tx", s("rollback"))],
-        ),
+        c("tx-rollback", "transaction", 1, vec![("--tx", s("rollback"))]),
     ]
 }
 
 /// Checks one producer case's events against what the fake broker recorded; returns the
 /// support-table cell ("ok", "unsupported", or "ok (...)" with a wire detail).
-pub(crate) fn check_send_case(
-    case: &SendCase,
-    run: &Run,
-    run_id: &str,
-    fake: &FakeBroker,
-) -> String {
+pub(crate) fn check_send_case(case: &SendCase, run: &Run, run_id: &str, fake: &FakeBroker) -> String {
     if run.unsupported() {
         assert!(!run.of("unsupported").is_empty(), "{}", run.context());
         return "unsupported".into();
@@ -139,54 +84,25 @@ pub(crate) fn check_send_case(
     let mut queues_by_key: BTreeMap<String, BTreeSet<i32>> = BTreeMap::new();
     for ev in sent {
         let seq = ev["seq"].as_u64().unwrap().to_string();
-        let found: Vec<&Recorded> = recs
-            .iter()
-            .filter(|r| r.props.get("compat_seq") == Some(&seq))
-            .collect();
-        assert_eq!(
-            found.len(),
-            1,
-            "seq {seq} recorded {} times\n{}",
-            found.len(),
-            run.context()
-        );
+        let found: Vec<&Recorded> = recs.iter().filter(|r| r.props.get("compat_seq") == Some(&seq)).collect();
+        assert_eq!(found.len(), 1, "seq {seq} recorded {} times\n{}", found.len(), run.context());
         let r = found[0];
-        assert_eq!(
-            sha256_hex(&r.body),
-            ev["bodySha256"].as_str().unwrap(),
-            "body of seq {seq}\n{}",
-            run.context()
-        );
+        assert_eq!(sha256_hex(&r.body), ev["bodySha256"].as_str().unwrap(), "body of seq {seq}\n{}", run.context());
         assert_eq!(r.body.len() as u64, ev["bodyLen"].as_u64().unwrap());
         let tags = ev["tags"].as_str().unwrap_or("");
         if !tags.is_empty() {
-            assert_eq!(
-                r.props.get("TAGS").map(String::as_str),
-                Some(tags),
-                "TAGS of seq {seq}: {:?}",
-                r.props
-            );
+            assert_eq!(r.props.get("TAGS").map(String::as_str), Some(tags), "TAGS of seq {seq}: {:?}", r.props);
         }
         let keys = ev["keys"].as_str().unwrap();
         assert!(
-            r.props
-                .get("KEYS")
-                .is_some_and(|k| k.split(' ').any(|k| k == keys)),
+            r.props.get("KEYS").is_some_and(|k| k.split(' ').any(|k| k == keys)),
             "KEYS of seq {seq}: {:?} (want {keys})",
             r.props
         );
-        assert_eq!(
-            r.props.get("compat_client").map(String::as_str),
-            Some(run.client)
-        );
+        assert_eq!(r.props.get("compat_client").map(String::as_str), Some(run.client));
         assert_eq!(r.topic, "FakeTopic");
         if let Some(level) = ev["delayLevel"].as_u64() {
-            assert_eq!(
-                r.props.get("DELAY"),
-                Some(&level.to_string()),
-                "DELAY of seq {seq}: {:?}",
-                r.props
-            );
+            assert_eq!(r.props.get("DELAY"), Some(&level.to_string()), "DELAY of seq {seq}: {:?}", r.props);
         }
         if r.body.len() >= 16 * 1024 {
             assert!(
@@ -211,27 +127,14 @@ pub(crate) fn check_send_case(
                 "half message without the prepared flag: {}",
                 r.sys_flag
             );
-            assert_eq!(
-                r.props.get("TRAN_MSG").map(String::as_str),
-                Some("true"),
-                "{:?}",
-                r.props
-            );
+            assert_eq!(r.props.get("TRAN_MSG").map(String::as_str), Some("true"), "{:?}", r.props);
         }
         if let Some(k) = ev["shardingKey"].as_str() {
-            queues_by_key
-                .entry(k.to_string())
-                .or_default()
-                .insert(r.queue_id);
+            queues_by_key.entry(k.to_string()).or_default().insert(r.queue_id);
         }
     }
     for (k, qs) in &queues_by_key {
-        assert_eq!(
-            qs.len(),
-            1,
-            "{}: sharding key {k} went to queues {qs:?}",
-            run.client
-        );
+        assert_eq!(qs.len(), 1, "{}: sharding key {k} went to queues {qs:?}", run.client);
     }
     if case.scenario == "transaction" {
         // END_TRANSACTION (oneway) after the half message: commitOrRollback 8 commit, 12 rollback.
@@ -273,19 +176,10 @@ pub(crate) fn print_table(
     clients: &[&'static str],
 ) {
     println!("\n{title}");
-    println!(
-        "{:<26}{}",
-        "scenario",
-        clients
-            .iter()
-            .map(|c| format!("{c:<24}"))
-            .collect::<String>()
-    );
+    println!("{:<26}{}", "scenario", clients.iter().map(|c| format!("{c:<24}")).collect::<String>());
     for (scenario, cells) in rows {
-        let line: String = clients
-            .iter()
-            .map(|c| format!("{:<24}", cells.get(c).map(String::as_str).unwrap_or("-")))
-            .collect();
+        let line: String =
+            clients.iter().map(|c| format!("{:<24}", cells.get(c).map(String::as_str).unwrap_or("-"))).collect();
         println!("{scenario:<26}{line}");
     }
 }

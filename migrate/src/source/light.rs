@@ -33,7 +33,12 @@ impl<'a> QueueRef<'a> {
     }
 
     fn of_view(v: &RecordView<'a>) -> Self {
-        QueueRef { topic: v.topic, queue_id: v.queue_id, queue_offset: v.queue_offset, dispatched: v.is_dispatched_to_cq() }
+        QueueRef {
+            topic: v.topic,
+            queue_id: v.queue_id,
+            queue_offset: v.queue_offset,
+            dispatched: v.is_dispatched_to_cq(),
+        }
     }
 }
 
@@ -105,9 +110,15 @@ impl RecordChecks for Msg<'_> {
 /// What a walk met, in file order.
 enum Event<'a> {
     Message(Msg<'a>),
-    Blank { pos: u64, total_size: i32 },
+    Blank {
+        pos: u64,
+        total_size: i32,
+    },
     /// The record at `pos` does not decode; the scan stops there.
-    Failed { pos: u64, error: RecordError },
+    Failed {
+        pos: u64,
+        error: RecordError,
+    },
 }
 
 /// Why a walk of part of a file ended.

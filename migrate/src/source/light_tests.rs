@@ -14,8 +14,8 @@ type Visits = Vec<(u64, String, i32, i64, bool)>;
 /// enough that golden files are walked in many speculative parts (some starting
 /// inside records, some at damage).
 fn both(dir: &Path) -> ((String, Visits), (String, Visits)) {
-    let store = Store::open(&StoreArgs { dir: dir.to_path_buf(), commitlog_path: None, commitlog_file_size: None })
-        .unwrap();
+    let store =
+        Store::open(&StoreArgs { dir: dir.to_path_buf(), commitlog_path: None, commitlog_file_size: None }).unwrap();
     let mut full = Vec::new();
     let a = store.scan(&|_| {}, &mut |item| {
         if let ItemKind::Message(m) = &item.kind {

@@ -33,8 +33,11 @@ pub(super) fn register(state: &Arc<State>, channel: &Channel, req: &RemotingComm
     }
     let (topics, filter_servers) = if req.version >= Version::V3_0_11.0 {
         let b: RegisterBrokerBody = match &req.body {
-            Some(bytes) => decode_register_body(bytes, h.compressed.unwrap_or(false), Version(req.version))
-                .map_err(|e| Failure::Code(ResponseCode::SYSTEM_ERROR, format!("Failed to decode RegisterBrokerBody: {e}")))?,
+            Some(bytes) => {
+                decode_register_body(bytes, h.compressed.unwrap_or(false), Version(req.version)).map_err(|e| {
+                    Failure::Code(ResponseCode::SYSTEM_ERROR, format!("Failed to decode RegisterBrokerBody: {e}"))
+                })?
+            }
             None => RegisterBrokerBody::default(),
         };
         (b.topic_config_serialize_wrapper, b.filter_server_list)
@@ -97,7 +100,9 @@ pub(super) fn heartbeat(state: &Arc<State>, req: &RemotingCommand) -> Outcome {
 pub(super) fn query_data_version(state: &Arc<State>, req: &RemotingCommand) -> Outcome {
     let h: QueryDataVersionRequestHeader = header(req)?;
     let theirs: DataVersion = match &req.body {
-        Some(b) => body::decode("DataVersion", b).map_err(|e| Failure::Code(ResponseCode::SYSTEM_ERROR, e.to_string()))?,
+        Some(b) => {
+            body::decode("DataVersion", b).map_err(|e| Failure::Code(ResponseCode::SYSTEM_ERROR, e.to_string()))?
+        }
         None => DataVersion::default(),
     };
     let mut route = state.route.lock();

@@ -53,6 +53,8 @@ pub(super) fn list(state: &Arc<State>, req: &RemotingCommand) -> Outcome {
     let h: GetKvListByNamespaceRequestHeader = header(req)?;
     match state.kv.lock().namespace_body(&h.namespace) {
         Some(b) => Ok(ok(req).with_body(b)),
-        None => Err(Failure::Code(ResponseCode::QUERY_NOT_FOUND, format!("No config item, Namespace: {}", h.namespace))),
+        None => {
+            Err(Failure::Code(ResponseCode::QUERY_NOT_FOUND, format!("No config item, Namespace: {}", h.namespace)))
+        }
     }
 }

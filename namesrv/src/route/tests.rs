@@ -23,7 +23,14 @@ fn topics(names: &[(&str, i32)]) -> TopicConfigSerializeWrapper {
     w
 }
 
-fn reg<'a>(name: &'a str, addr: &'a str, ha: &'a str, id: i64, t: TopicConfigSerializeWrapper, ch: u64) -> Registration<'a> {
+fn reg<'a>(
+    name: &'a str,
+    addr: &'a str,
+    ha: &'a str,
+    id: i64,
+    t: TopicConfigSerializeWrapper,
+    ch: u64,
+) -> Registration<'a> {
     Registration {
         cluster: "C",
         broker_addr: addr,

@@ -507,8 +507,10 @@ pub enum LanguageCode {
     UnknownName(String),
 }
 
-const LANGUAGE_NAMES: [&str; 14] =
-    ["JAVA", "CPP", "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY", "OTHER", "HTTP", "GO", "PHP", "OMS", "RUST", "NODE_JS"];
+const LANGUAGE_NAMES: [&str; 14] = [
+    "JAVA", "CPP", "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY", "OTHER", "HTTP", "GO", "PHP", "OMS", "RUST",
+    "NODE_JS",
+];
 
 impl LanguageCode {
     pub const JAVA: LanguageCode = LanguageCode::Known(0);

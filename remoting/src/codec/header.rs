@@ -52,11 +52,9 @@ pub mod field {
     pub fn int<T: std::str::FromStr>(ext: &ExtFields, name: &'static str) -> Result<Option<T>, HeaderError> {
         match raw(ext, name) {
             None => Ok(None),
-            Some(v) => v
-                .trim()
-                .parse::<T>()
-                .map(Some)
-                .map_err(|_| HeaderError::Invalid { field: name, value: v.to_string() }),
+            Some(v) => {
+                v.trim().parse::<T>().map(Some).map_err(|_| HeaderError::Invalid { field: name, value: v.to_string() })
+            }
         }
     }
 

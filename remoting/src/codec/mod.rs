@@ -13,9 +13,9 @@ pub mod header;
 pub mod json_header;
 pub mod version;
 
-pub use frame::{decode, decode_frame, encode, encode_to_vec, FrameLimits, DEFAULT_MAX_FRAME};
-pub use header::{FromExtFields, HeaderError, ToExtFields};
 pub use code::{LanguageCode, RequestCode, ResponseCode};
 pub use command::{ExtFields, RemotingCommand, SerializeType};
 pub use error::DecodeError;
+pub use frame::{decode, decode_frame, encode, encode_to_vec, FrameLimits, DEFAULT_MAX_FRAME};
+pub use header::{FromExtFields, HeaderError, ToExtFields};
 pub use version::Version;

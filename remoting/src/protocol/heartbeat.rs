@@ -121,7 +121,9 @@ mod tests {
 
     #[test]
     fn lock_body_keys() {
-        let b = LockBatchResponseBody { lock_ok_mq_set: vec![MessageQueue { broker_name: "b".into(), queue_id: 1, topic: "t".into() }] };
+        let b = LockBatchResponseBody {
+            lock_ok_mq_set: vec![MessageQueue { broker_name: "b".into(), queue_id: 1, topic: "t".into() }],
+        };
         assert_eq!(body::encode(&b), br#"{"lockOKMQSet":[{"brokerName":"b","queueId":1,"topic":"t"}]}"#.to_vec());
     }
 }

@@ -15,7 +15,11 @@ pub fn body_crc32(body: &[u8]) -> i32 {
     (crc32fast::hash(body) & 0x7FFF_FFFF) as i32
 }
 
-pub fn decode_register_body(data: &[u8], compressed: bool, broker_version: Version) -> Result<RegisterBrokerBody, BodyError> {
+pub fn decode_register_body(
+    data: &[u8],
+    compressed: bool,
+    broker_version: Version,
+) -> Result<RegisterBrokerBody, BodyError> {
     if !compressed {
         return body::decode("RegisterBrokerBody", data);
     }
@@ -130,7 +134,8 @@ mod tests {
     #[test]
     fn compressed_round_trip() {
         let mut b = RegisterBrokerBody::default();
-        b.topic_config_serialize_wrapper.data_version = DataVersion { counter: 3, state_version: Some(0), timestamp: 17 };
+        b.topic_config_serialize_wrapper.data_version =
+            DataVersion { counter: 3, state_version: Some(0), timestamp: 17 };
         b.topic_config_serialize_wrapper.topic_config_table.insert(
             "T".into(),
             TopicConfig {

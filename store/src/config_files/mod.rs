@@ -96,8 +96,7 @@ pub trait ConfigFile: Sized + Default + Clone + PartialEq + std::fmt::Debug + De
 
     /// Reads a file's text (UTF-8 fastjson).
     fn from_json_bytes(bytes: &[u8]) -> Result<Self, JsonError> {
-        let v = fastjson::parse_bytes(bytes)
-            .map_err(|e| JsonError::Syntax { offset: e.offset, message: e.message })?;
+        let v = fastjson::parse_bytes(bytes).map_err(|e| JsonError::Syntax { offset: e.offset, message: e.message })?;
         Self::from_json_value(v)
     }
 

@@ -70,7 +70,8 @@ fn five_x_settings_survive_a_4_9_8_write() {
 #[test]
 fn lenient_reading() {
     // Quoted integer keys, numbers as strings, nulls, a null table.
-    let off = ConsumerOffsetFile::from_json_bytes(br#"{"offsetTable":{"t@g":{"0":"5",1:7},"x@y":null},"junk":null}"#).unwrap();
+    let off = ConsumerOffsetFile::from_json_bytes(br#"{"offsetTable":{"t@g":{"0":"5",1:7},"x@y":null},"junk":null}"#)
+        .unwrap();
     assert_eq!(off.offset("t", "g", 0), Some(5));
     assert!(off.offset_table["x@y"].is_empty());
     assert!(off.extra.is_empty());

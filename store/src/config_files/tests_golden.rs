@@ -20,7 +20,8 @@ fn golden_files(name: &str) -> Vec<(PathBuf, JavaFlavor)> {
             }
             let file = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
             if dir.ends_with("config") && (file == name || file == format!("{name}.bak")) {
-                let flavor = if p.to_string_lossy().contains("java-4.9.8") { JavaFlavor::V4_9_8 } else { JavaFlavor::V5_3_3 };
+                let flavor =
+                    if p.to_string_lossy().contains("java-4.9.8") { JavaFlavor::V4_9_8 } else { JavaFlavor::V5_3_3 };
                 out.push((p, flavor));
             }
         }
@@ -160,7 +161,8 @@ fn every_golden_file_as_every_type_round_trips() {
         return;
     }
     let mut n = 0;
-    for name in ["topics.json", "consumerOffset.json", "subscriptionGroup.json", "delayOffset.json", "consumerFilter.json"]
+    for name in
+        ["topics.json", "consumerOffset.json", "subscriptionGroup.json", "delayOffset.json", "consumerFilter.json"]
     {
         for (path, _) in golden_files(name) {
             let text = std::fs::read(&path).unwrap();

@@ -245,8 +245,7 @@ impl CqWriter {
                 self.open = Some((start, f));
             }
             let (_, f) = self.open.as_ref().expect("opened above");
-            write_all_at(f, &self.pending, self.pending_from)
-                .map_err(|e| StoreError::io(self.path_of(start), e))?;
+            write_all_at(f, &self.pending, self.pending_from).map_err(|e| StoreError::io(self.path_of(start), e))?;
         }
         self.pending.clear();
         Ok(())

@@ -1,6 +1,8 @@
 //! Byte-level decode/encode of commitlog records.
 
-use super::{Decoded, MessageRecord, MessageVersion, RecordView, BLANK_MAGIC_CODE, FLAG_BORNHOST_V6, FLAG_STOREHOST_V6};
+use super::{
+    Decoded, MessageRecord, MessageVersion, RecordView, BLANK_MAGIC_CODE, FLAG_BORNHOST_V6, FLAG_STOREHOST_V6,
+};
 use crate::error::RecordError;
 
 /// `MessageExtEncoder.calMsgLength`: the TOTALSIZE a record must have.
@@ -155,8 +157,8 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::record::{parse_properties, HostAddr};
     use crate::record::{crc32_masked, properties_to_bytes, MESSAGE_MAGIC_CODE};
+    use crate::record::{parse_properties, HostAddr};
 
     fn sample(version: MessageVersion, sys_flag: i32) -> MessageRecord {
         let body = Bytes::from_static(b"hello body");

@@ -15,8 +15,8 @@ use bytes::Bytes;
 pub use codec::{calc_msg_length, decode, decode_at, decode_message, encode_blank, peek_header, RecordHeader};
 pub use compression::{decompress_body, CompressionType};
 pub use host::{bytes_to_hex_upper, decode_offset_msg_id, offset_msg_id, HostAddr};
-pub use view::RecordView;
 pub use properties::{parse_properties, properties_to_bytes, properties_to_bytes_v4, split_keys, Properties};
+pub use view::RecordView;
 
 use crate::error::RecordError;
 

@@ -18,7 +18,13 @@ use super::DispatchSink;
 impl DispatchSink {
     /// One queue: its writer's units reach the file first (they are read
     /// from disk), then its expired files are deleted and its min corrected.
-    fn expire_queue(&mut self, topic: &str, queue_id: i32, dir: &Path, min_phy: u64) -> Result<QueueCleaned, StoreError> {
+    fn expire_queue(
+        &mut self,
+        topic: &str,
+        queue_id: i32,
+        dir: &Path,
+        min_phy: u64,
+    ) -> Result<QueueCleaned, StoreError> {
         let key = (topic.to_string(), queue_id);
         let pos = match self.writers.get_mut(&key) {
             Some(w) => {
@@ -85,7 +91,13 @@ pub(crate) fn expire_all(sink: &Mutex<Option<DispatchSink>>, cq_root: &Path, min
         }
         None => return,
     };
-    info!(min_offset = min_phy, cq_files = files, index_files = index, failed, "expired consume queue and index files deleted");
+    info!(
+        min_offset = min_phy,
+        cq_files = files,
+        index_files = index,
+        failed,
+        "expired consume queue and index files deleted"
+    );
 }
 
 #[cfg(test)]

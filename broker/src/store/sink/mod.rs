@@ -50,7 +50,9 @@ impl DispatchSink {
         arrival: Option<ArrivalFn>,
     ) -> Result<DispatchSink, StoreError> {
         let (index, index_dir) = match index {
-            Some((dir, geom)) => (Some(IndexWriter::new(&dir, geom, IndexState::from_disk(&dir, geom)?, false)?), Some(dir)),
+            Some((dir, geom)) => {
+                (Some(IndexWriter::new(&dir, geom, IndexState::from_disk(&dir, geom)?, false)?), Some(dir))
+            }
             None => (None, None),
         };
         Ok(DispatchSink {
