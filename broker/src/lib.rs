@@ -10,6 +10,7 @@ pub mod meta;
 pub mod namesrv_api;
 pub mod processor;
 pub mod role;
+pub mod runtime;
 pub mod schedule;
 pub mod slave_sync;
 pub mod store;

@@ -524,3 +524,55 @@ fn large_bodies_written_in_place_read_back_identical() {
         assert_eq!(stored, computed as i64, "__CRC32# covers the body written in place");
     }
 }
+
+/// `dispatch_end` closes every run of dispatches, and a put resolves only
+/// after the end of the run that dispatched it (the broker publishes consume
+/// queue units there); a slave's replayed records end their runs too.
+#[test]
+fn dispatch_runs_end_before_their_puts_resolve() {
+    #[derive(Debug, Clone, PartialEq)]
+    enum Ev {
+        Dispatched(i64),
+        End,
+    }
+    let open = |dir: &Path, role: Role| {
+        let events: Arc<Mutex<Vec<Ev>>> = Arc::default();
+        let (e1, e2) = (events.clone(), events.clone());
+        let mut o = WriterOptions::new(vec![dir.join("commitlog")], AppendConfig { role, ..cfg(64 * 1024) });
+        o.run_cleaner = false;
+        o.hooks = Hooks {
+            dispatch: Some(Box::new(move |r| e1.lock().unwrap().push(Ev::Dispatched(r.commit_log_offset)))),
+            dispatch_end: Some(Box::new(move || e2.lock().unwrap().push(Ev::End))),
+            ..Default::default()
+        };
+        (CommitLogWriter::open(o).unwrap(), events)
+    };
+    let dm = tempfile::tempdir().unwrap();
+    let (m, events) = open(dm.path(), Role::Master);
+    let pending: Vec<_> = (0..200).map(|i| m.put(msg("T", (i % 4) as i32, 300, i))).collect();
+    for p in pending {
+        let off = p.wait().unwrap().append.unwrap().wrote_offset;
+        let ev = events.lock().unwrap();
+        let at = ev.iter().position(|e| *e == Ev::Dispatched(off)).expect("dispatched before it resolved");
+        assert!(ev[at..].contains(&Ev::End), "the run of {off} ended before its put resolved");
+    }
+    let end = m.max_offset();
+    m.shutdown().unwrap();
+    let ev = events.lock().unwrap().clone();
+    assert_eq!(ev.iter().filter(|e| matches!(e, Ev::Dispatched(_))).count(), 200);
+    assert_eq!(ev.last(), Some(&Ev::End));
+    assert!(!ev.windows(2).any(|w| w == [Ev::End, Ev::End]), "no empty runs");
+
+    let master: Vec<u8> = file_bytes(dm.path()).into_iter().flat_map(|(_, b)| b).collect();
+    let ds = tempfile::tempdir().unwrap();
+    let (s, events) = open(ds.path(), Role::Slave);
+    let mut at = 0u64;
+    while at < end {
+        let n = 5000.min(end - at);
+        at = s.append_raw(at, Bytes::copy_from_slice(&master[at as usize..(at + n) as usize])).wait().unwrap().unwrap();
+        let ev = events.lock().unwrap();
+        assert!(matches!(ev.last(), None | Some(Ev::End)), "a replayed chunk leaves no run open");
+    }
+    s.shutdown().unwrap();
+    assert_eq!(events.lock().unwrap().iter().filter(|e| matches!(e, Ev::Dispatched(_))).count(), 200);
+}

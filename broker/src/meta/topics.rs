@@ -160,6 +160,12 @@ impl TopicConfigManager {
         self.state.read().table.get(topic).cloned()
     }
 
+    /// Reads a topic's config in place (the send path needs a few numbers,
+    /// not a copy of its strings and attribute maps).
+    pub fn with<R>(&self, topic: &str, f: impl FnOnce(&TopicConfig) -> R) -> Option<R> {
+        self.state.read().table.get(topic).map(f)
+    }
+
     pub fn contains(&self, topic: &str) -> bool {
         self.state.read().table.contains_key(topic)
     }

@@ -30,8 +30,8 @@ impl JavaProps {
     pub fn parse(s: Option<&str>, initial: usize) -> JavaProps {
         let mut p = JavaProps { entries: Vec::new(), peak: 0, initial };
         for seg in s.unwrap_or("").split('\u{2}') {
-            let units = seg.encode_utf16().count();
-            if units < 3 {
+            // fewer than 3 UTF-16 units is at most 8 bytes: count only short ones
+            if seg.len() < 3 || (seg.len() <= 8 && seg.encode_utf16().count() < 3) {
                 continue;
             }
             if let Some(kv) = seg.find('\u{1}') {

@@ -127,8 +127,27 @@ fn topic_to_string(t: &TopicConfig) -> String {
     )
 }
 
+/// What the send path needs of a topic's config.
+#[derive(Clone, Copy, Debug)]
+struct SendTopic {
+    read_queue_nums: i32,
+    write_queue_nums: i32,
+    /// `topicFilterType` is MULTI_TAG.
+    multi_tag: bool,
+}
+
+impl SendTopic {
+    fn of(t: &TopicConfig) -> SendTopic {
+        SendTopic {
+            read_queue_nums: t.read_queue_nums,
+            write_queue_nums: t.write_queue_nums,
+            multi_tag: t.topic_filter_type == "MULTI_TAG",
+        }
+    }
+}
+
 /// `msgCheck`: broker permission, topic name, auto-creation, queue id.
-fn msg_check(state: &BrokerState, channel: &Channel, h: &SendMessageRequestHeader) -> Result<TopicConfig, Failure> {
+fn msg_check(state: &BrokerState, channel: &Channel, h: &SendMessageRequestHeader) -> Result<SendTopic, Failure> {
     let b = &state.settings.broker;
     let v5 = state.flavor == JavaFlavor::V5_3_3;
     let topics = &state.meta.topics;
@@ -142,8 +161,7 @@ fn msg_check(state: &BrokerState, channel: &Channel, h: &SendMessageRequestHeade
     if crate::meta::system::is_not_allowed_send_topic(&h.topic) {
         return fail(ResponseCode::NO_PERMISSION, format!("Sending message to topic[{}] is forbidden.", h.topic));
     }
-    let peer = channel.peer_addr().to_string();
-    let tc = match topics.get(&h.topic) {
+    let tc = match topics.with(&h.topic, SendTopic::of) {
         Some(t) => t,
         None => {
             let unit = h.unit_mode.unwrap_or(false);
@@ -154,7 +172,7 @@ fn msg_check(state: &BrokerState, channel: &Channel, h: &SendMessageRequestHeade
                 (true, true) => 0x2,
                 (true, false) => 0x1,
             };
-            tracing::warn!(topic = %h.topic, producer = %peer, "the topic does not exist");
+            tracing::warn!(topic = %h.topic, producer = %channel.peer_addr(), "the topic does not exist");
             let created =
                 topics.create_topic_in_send_ex(&h.topic, &h.default_topic, h.default_topic_queue_nums, sys_flag);
             let created = match created {
@@ -169,7 +187,7 @@ fn msg_check(state: &BrokerState, channel: &Channel, h: &SendMessageRequestHeade
                     if c.is_created() {
                         state.register_soon.notify_one();
                     }
-                    c.into_config()
+                    SendTopic::of(&c.into_config())
                 }
                 None => {
                     return fail(
@@ -182,9 +200,10 @@ fn msg_check(state: &BrokerState, channel: &Channel, h: &SendMessageRequestHeade
     };
     if h.queue_id >= tc.write_queue_nums.max(tc.read_queue_nums) {
         let code = if v5 { ResponseCode::INVALID_PARAMETER } else { ResponseCode::SYSTEM_ERROR };
+        let described = topics.with(&h.topic, topic_to_string).unwrap_or_default();
         return fail(
             code,
-            format!("request queueId[{}] is illegal, {} Producer: {}", h.queue_id, topic_to_string(&tc), peer),
+            format!("request queueId[{}] is illegal, {} Producer: {}", h.queue_id, described, channel.peer_addr()),
         );
     }
     Ok(tc)
@@ -196,7 +215,7 @@ fn retry_and_dlq(
     state: &BrokerState,
     h: &SendMessageRequestHeader,
     req: &RemotingCommand,
-    tc: &TopicConfig,
+    tc: &SendTopic,
     queue_id: i32,
     props: &mut JavaProps,
 ) -> Result<(String, i32, i32), Failure> {
@@ -227,7 +246,7 @@ fn retry_and_dlq(
         }
     }
     let mut sys_flag = h.sys_flag;
-    if tc.topic_filter_type == "MULTI_TAG" {
+    if tc.multi_tag {
         sys_flag |= FLAG_MULTI_TAGS;
     }
     Ok((topic, queue, sys_flag))
@@ -388,7 +407,7 @@ async fn send_batch(
     channel: &Channel,
     req: &RemotingCommand,
     h: &SendMessageRequestHeader,
-    tc: &TopicConfig,
+    tc: &SendTopic,
     queue_id: i32,
     base: RemotingCommand,
 ) -> Outcome {
@@ -407,7 +426,7 @@ async fn send_batch(
         );
     }
     let mut sys_flag = h.sys_flag;
-    if tc.topic_filter_type == "MULTI_TAG" {
+    if tc.multi_tag {
         sys_flag |= FLAG_MULTI_TAGS;
     }
     let initial = if state.flavor == JavaFlavor::V5_3_3 { 128 } else { 16 };

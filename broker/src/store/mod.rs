@@ -175,11 +175,16 @@ impl MessageStore {
         wo.queue_offsets = offsets;
         wo.checkpoint = Some(session.checkpoint().clone());
         wo.logics_dir = Some(cq_root.clone());
-        let (s1, s2, s3) = (sink.clone(), sink.clone(), sink);
+        let (s1, s2, s3, s4) = (sink.clone(), sink.clone(), sink.clone(), sink);
         wo.hooks = Hooks {
             dispatch: Some(Box::new(move |r| {
                 if let Some(s) = s1.lock().as_mut() {
                     s.dispatch(r)
+                }
+            })),
+            dispatch_end: Some(Box::new(move || {
+                if let Some(s) = s4.lock().as_mut() {
+                    s.end_round()
                 }
             })),
             on_truncate: Some(Box::new(move |off| {

@@ -42,7 +42,7 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 
 pub use crate::dispatch::{DispatchRequest, JavaVersion};
-pub use appender::{DispatchHook, TruncateHook};
+pub use appender::{DispatchEndHook, DispatchHook, TruncateHook};
 pub use clean::{CleanEnv, CleanOutcome, Cleaner, MinOffsetHook, SystemEnv};
 pub use completion::{Canceled, Completion};
 pub use config::{AppendConfig, CleanConfig, FlushDiskType, Role};
@@ -78,6 +78,9 @@ pub enum AppendError {
 pub struct Hooks {
     /// Every stored message, in commitlog order (append thread).
     pub dispatch: Option<DispatchHook>,
+    /// A run of dispatched messages ended (append thread): whatever `dispatch`
+    /// buffered must become visible now, before those puts resolve.
+    pub dispatch_end: Option<DispatchEndHook>,
     /// The log was cut back to this offset: drop CQ/index entries at or after it
     /// and then reset the queue offsets ([`CommitLogWriter::set_queue_offset`]).
     pub on_truncate: Option<TruncateHook>,
@@ -189,7 +192,7 @@ impl CommitLogWriter {
             auto_v2: cfg.auto_message_version_on_topic_len,
             prop_crc: cfg.enabled_append_prop_crc && cfg.layout == JavaVersion::V5_3_3,
         };
-        let appender = Appender::new(
+        let mut appender = Appender::new(
             queue.clone(),
             flush.clone(),
             rules,
@@ -202,6 +205,7 @@ impl CommitLogWriter {
             disk_full,
             busy_since.clone(),
         );
+        appender.dispatch_end = o.hooks.dispatch_end;
         let (tx, rx) = mpsc::sync_channel(QUEUE_CAPACITY);
         let mut threads = vec![spawn("rmq-commitlog-append", move || appender.run(rx))?];
         let f = flush.clone();

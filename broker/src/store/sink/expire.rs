@@ -27,7 +27,7 @@ impl DispatchSink {
     ) -> Result<QueueCleaned, StoreError> {
         let key = (topic.to_string(), queue_id);
         let pos = match self.writers.get_mut(&key) {
-            Some(w) => {
+            Some((w, _)) => {
                 w.flush()?;
                 let t = w.tail();
                 t.last_file_start.map(|s| WritePos { last_file_start: s, wrote: t.wrote })
@@ -37,7 +37,7 @@ impl DispatchSink {
         let q = self.queues.get_or_create(topic, queue_id);
         let prev = q.min_offset().max(0) as u64 * CQ_UNIT_SIZE;
         let r = clean_queue(dir, self.queues.file_size(), min_phy, prev, pos, &Mode::Delete)?;
-        if let Some(w) = self.writers.get_mut(&key) {
+        if let Some((w, _)) = self.writers.get_mut(&key) {
             w.forget_files(&r.deleted);
         }
         q.forget_files(&r.deleted);
@@ -141,6 +141,7 @@ mod tests {
             sink.lock().as_mut().unwrap().dispatch(&req(0, i * 100, i));
         }
         sink.lock().as_mut().unwrap().dispatch(&req(1, 950, 0));
+        sink.lock().as_mut().unwrap().end_round();
         let q0 = cq_root.join("T/0");
         assert_eq!(list_mapped_files(&q0).unwrap().len(), 3);
 
@@ -157,6 +158,7 @@ mod tests {
 
         // appends keep going into the same writer afterwards
         sink.lock().as_mut().unwrap().dispatch(&req(0, 1000, 10));
+        sink.lock().as_mut().unwrap().end_round();
         assert_eq!(q.max_offset(), 11);
         // everything but the file being written expires; again is a no-op for the files
         expire_all(&sink, &cq_root, 1100);

@@ -3,6 +3,12 @@
 //! `...BuildIndex`, run by its reput thread). It runs on the append thread,
 //! after a record is written and before its put resolves, so a message is
 //! pullable by the time its producer hears back.
+//!
+//! Units of one append round are buffered per queue and written at the end
+//! of the round ([`DispatchSink::end_round`], one `pwrite` per queue instead
+//! of one per message); only then do the queues' max offsets move and long
+//! polling hear of the arrivals, so a reader never sees an offset whose unit
+//! is not in the file yet.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -27,13 +33,30 @@ pub type ArrivalFn = Arc<dyn Fn(&str, i32, i64, i64) + Send + Sync>;
 pub struct DispatchSink {
     queues: Arc<QueueTable>,
     cq_root: PathBuf,
-    writers: HashMap<(String, i32), CqWriter>,
+    /// Each queue's writer and, while it has units in this round, its index in `dirty`.
+    writers: HashMap<(String, i32), (CqWriter, Option<usize>)>,
     index: Option<IndexWriter>,
     index_dir: Option<PathBuf>,
     checkpoint: Arc<CheckpointFile>,
     arrival: Option<ArrivalFn>,
     last_cq_timestamp: i64,
+    /// Queues with units buffered in this round, in first-touch order.
+    dirty: Vec<(String, i32)>,
+    /// This round's arrivals, in commitlog order, published by `end_round`.
+    arrived: Vec<Arrived>,
     failed: bool,
+}
+
+/// A unit written into a queue's buffer, not yet visible to readers.
+struct Arrived {
+    queue: Arc<super::queues::Queue>,
+    /// Index into `DispatchSink::dirty` (the topic and queue id).
+    dirty: usize,
+    queue_offset: i64,
+    tags_code: i64,
+    /// A queue's first file created mid-way (Java fillPreBlank sets minLogicOffset).
+    sets_min: bool,
+    store_timestamp: i64,
 }
 
 /// Java refuses such names; writing them would leave the store directory.
@@ -64,17 +87,19 @@ impl DispatchSink {
             checkpoint,
             arrival,
             last_cq_timestamp: 0,
+            dirty: Vec::new(),
+            arrived: Vec::new(),
             failed: false,
         })
     }
 
-    fn writer(&mut self, topic: &str, queue_id: i32) -> Result<&mut CqWriter, StoreError> {
+    fn writer(&mut self, topic: &str, queue_id: i32) -> Result<&mut (CqWriter, Option<usize>), StoreError> {
         let key = (topic.to_string(), queue_id);
         if !self.writers.contains_key(&key) {
             let dir = self.cq_root.join(topic).join(queue_id.to_string());
             let size = self.queues.file_size();
             let tail = tail_from_disk(&dir, size)?;
-            self.writers.insert(key.clone(), CqWriter::new(&dir, size, tail, false)?);
+            self.writers.insert(key.clone(), (CqWriter::new(&dir, size, tail, false)?, None));
         }
         Ok(self.writers.get_mut(&key).expect("inserted above"))
     }
@@ -87,26 +112,60 @@ impl DispatchSink {
             warn!(topic = %req.topic, offset = req.commit_log_offset, "topic is not a directory name: not dispatched");
             return Ok(());
         }
-        let w = self.writer(&req.topic, req.queue_id)?;
+        let next_dirty = self.dirty.len();
+        let (w, round) = self.writer(&req.topic, req.queue_id)?;
         let outcome = w.put(req.commit_log_offset, req.msg_size, req.tags_code, req.consume_queue_offset)?;
-        // readers use pread: the unit must reach the file before `max` moves
-        w.flush()?;
+        let dirty = *round.get_or_insert(next_dirty);
+        if dirty == next_dirty {
+            self.dirty.push((req.topic.clone(), req.queue_id));
+        }
         if let PutOutcome::Written { queue_offset, expected, placeholders } = outcome {
             if queue_offset != expected {
                 warn!(topic = %req.topic, queue = req.queue_id, queue_offset, expected, "logic queue order maybe wrong");
             }
-            let q = self.queues.get_or_create(&req.topic, req.queue_id);
-            if placeholders > 0 {
-                // a queue's first file created mid-way (Java fillPreBlank sets minLogicOffset)
-                q.set_min(queue_offset as i64);
-            }
-            q.set_max(queue_offset as i64 + 1);
-            self.last_cq_timestamp = req.store_timestamp;
-            if let Some(a) = &self.arrival {
-                a(&req.topic, req.queue_id, queue_offset as i64 + 1, req.tags_code);
-            }
+            self.arrived.push(Arrived {
+                queue: self.queues.get_or_create(&req.topic, req.queue_id),
+                dirty,
+                queue_offset: queue_offset as i64,
+                tags_code: req.tags_code,
+                sets_min: placeholders > 0,
+                store_timestamp: req.store_timestamp,
+            });
         }
         Ok(())
+    }
+
+    /// Ends an append round: writes the buffered units (readers use pread,
+    /// so a unit reaches the file before its queue's max offset moves), then
+    /// publishes the round's arrivals in commitlog order.
+    pub fn end_round(&mut self) {
+        let mut failed = Vec::new();
+        for (i, (topic, queue_id)) in self.dirty.iter().enumerate() {
+            if let Some((w, round)) = self.writers.get_mut(&(topic.clone(), *queue_id)) {
+                *round = None;
+                if let Err(e) = w.flush() {
+                    failed.push((i, e));
+                }
+            }
+        }
+        for (_, e) in &failed {
+            self.fail("consume queue", e);
+        }
+        for a in self.arrived.drain(..) {
+            if failed.iter().any(|(i, _)| *i == a.dirty) {
+                continue;
+            }
+            if a.sets_min {
+                a.queue.set_min(a.queue_offset);
+            }
+            a.queue.set_max(a.queue_offset + 1);
+            self.last_cq_timestamp = a.store_timestamp;
+            if let Some(cb) = &self.arrival {
+                let (topic, queue_id) = &self.dirty[a.dirty];
+                cb(topic, *queue_id, a.queue_offset + 1, a.tags_code);
+            }
+        }
+        self.dirty.clear();
     }
 
     /// The dispatch hook body.
@@ -139,6 +198,7 @@ impl DispatchSink {
 
     /// A topic was deleted: forget its writers (their tails point into removed files).
     pub fn forget_topic(&mut self, topic: &str) {
+        self.end_round();
         self.writers.retain(|(t, _), _| t != topic);
     }
 
@@ -162,7 +222,8 @@ impl DispatchSink {
     }
 
     fn flush_all(&mut self) {
-        for w in self.writers.values_mut() {
+        self.end_round();
+        for (w, _) in self.writers.values_mut() {
             if let Err(e) = w.finish() {
                 error!(error = %e, dir = %w.dir().display(), "consume queue sync failed");
             }

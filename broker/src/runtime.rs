@@ -1,0 +1,50 @@
+//! How many tokio worker threads the broker runs.
+//!
+//! The commitlog append thread is busy whenever sends are: it encodes, writes
+//! and dispatches every message. With one worker per core, the workers and
+//! that thread contend for the cores under load and every round trip between
+//! them costs context switches. So the default leaves it a core: one worker
+//! fewer than the cores, at least one. `TOKIO_WORKER_THREADS` (tokio's own
+//! variable) overrides it.
+//!
+//! Measured on 2 cores with `rmq-bench produce` (16 connections, sync 1 KiB
+//! sends, alternating runs): one worker instead of two cut the broker's CPU
+//! per message from 18-22 us to 17-18 us and raised throughput by 5-15%.
+
+/// The environment variable that overrides the default.
+pub const WORKER_THREADS_ENV: &str = "TOKIO_WORKER_THREADS";
+
+/// Worker threads for `cores` available cores and the override's value, if any.
+/// An override that is not a positive number is ignored (tokio would panic on it).
+pub fn worker_threads_for(cores: usize, env: Option<&str>) -> usize {
+    match env.and_then(|v| v.trim().parse::<usize>().ok()).filter(|n| *n > 0) {
+        Some(n) => n,
+        None => cores.saturating_sub(1).max(1),
+    }
+}
+
+/// Worker threads for this process.
+pub fn worker_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    worker_threads_for(cores, std::env::var(WORKER_THREADS_ENV).ok().as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worker_threads_for;
+
+    #[test]
+    fn one_core_left_to_the_append_thread() {
+        assert_eq!(worker_threads_for(1, None), 1);
+        assert_eq!(worker_threads_for(2, None), 1);
+        assert_eq!(worker_threads_for(8, None), 7);
+    }
+
+    #[test]
+    fn the_environment_overrides_and_bad_values_are_ignored() {
+        assert_eq!(worker_threads_for(2, Some("4")), 4);
+        assert_eq!(worker_threads_for(8, Some(" 2 ")), 2);
+        assert_eq!(worker_threads_for(2, Some("0")), 1);
+        assert_eq!(worker_threads_for(4, Some("lots")), 3);
+    }
+}
