@@ -84,7 +84,7 @@ pub(crate) fn plan_index(
             continue;
         }
         let count = h.index_count.clamp(1, geom.index_num as i32) as u32;
-        let keep = (1..count).find(|&n| f.entry(n).is_none_or(|e| e.phy_offset >= end)).unwrap_or(count);
+        let keep = first_dropped(&f, count, end);
         if keep == 1 && (count > 1 || (h.end_phy_offset > 0 && h.end_phy_offset >= end)) {
             let reason = format!("every entry points at or past the commitlog end {end}");
             plan.deletions.push(IndexDeletion { path: p, reason });
@@ -113,6 +113,21 @@ pub(crate) fn plan_index(
         st.resume_skip = resume_count(&views, h.end_phy_offset);
     }
     Ok(plan)
+}
+
+/// The first entry below `count` that cannot stay: one past the commitlog
+/// end, or an all-zero one after the first, which is what an earlier recovery
+/// killed while zeroing dropped entries leaves (only a key of the message at
+/// offset 0 that hashes to 0 could look like that).
+fn first_dropped(f: &IndexFile, count: u32, end: i64) -> u32 {
+    (1..count)
+        .find(|&n| {
+            f.entry(n).is_none_or(|e| {
+                let zeroed = n > 1 && e.key_hash == 0 && e.phy_offset == 0 && e.time_diff == 0 && e.prev_index == 0;
+                e.phy_offset >= end || zeroed
+            })
+        })
+        .unwrap_or(count)
 }
 
 /// Rewrite (if any) of a kept file and its header afterwards.
@@ -222,5 +237,21 @@ mod tests {
         assert_eq!(plan.deletions.len(), 1);
         assert!(plan.rewrites.is_empty());
         assert_eq!(plan.state_after.last_full_end_timestamp, 2000);
+        // a recovery killed after its slot fixes, half-way through zeroing: planned again,
+        // the zeroed entry is not taken for a kept one
+        {
+            use crate::index::{HASH_SLOT_SIZE, INDEX_HEADER_SIZE};
+            use std::os::unix::fs::FileExt;
+            let f = std::fs::OpenOptions::new().write(true).open(&r.path).unwrap();
+            for (slot, v) in &r.slot_fixes {
+                f.write_all_at(&v.to_be_bytes(), INDEX_HEADER_SIZE + *slot as u64 * HASH_SLOT_SIZE).unwrap();
+            }
+            let entries = INDEX_HEADER_SIZE + g.hash_slot_num as u64 * HASH_SLOT_SIZE;
+            f.write_all_at(&[0u8; INDEX_ENTRY_SIZE as usize], entries + 3 * INDEX_ENTRY_SIZE).unwrap();
+        }
+        let again = plan_index(d.path(), g, None, 100, &ts).unwrap();
+        let r2 = &again.rewrites[0];
+        assert_eq!((r2.new_header, r2.zero_entries), (r.new_header, Some((3, 5))));
+        assert!(r2.slot_fixes.is_empty(), "the slots were fixed before the kill");
     }
 }
