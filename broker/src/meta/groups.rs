@@ -1,17 +1,18 @@
 //! `SubscriptionGroupManager`: consumer group configs (`subscriptionGroup.json`),
 //! the groups Java predefines, auto-creation, and 5.x forbidden bits.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::path::Path;
+use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use rmq_common::fastjson::Object;
 use rmq_store::config_files::{self, DataVersion, JavaFlavor, Layout, SubscriptionGroupConfig, SubscriptionGroupFile};
 use tracing::info;
 
 use super::attributes::alter_group_attributes;
+use super::file_slot::ConfigFileSlot;
 use super::system::*;
 use super::{chm_order, next_version, note_loaded, MetaError};
 use crate::config::BrokerConfig;
@@ -37,12 +38,8 @@ pub struct GroupPolicy {
 
 pub struct SubscriptionGroupManager {
     state: RwLock<State>,
-    persist_lock: Mutex<()>,
-    path: PathBuf,
-    flavor: JavaFlavor,
-    layout: Layout,
+    file: ConfigFileSlot,
     policy: RwLock<GroupPolicy>,
-    dirty: AtomicBool,
     state_version: Arc<AtomicI64>,
 }
 
@@ -83,15 +80,11 @@ impl SubscriptionGroupManager {
         };
         Ok(SubscriptionGroupManager {
             state: RwLock::new(state),
-            persist_lock: Mutex::new(()),
-            path: config_dir.join("subscriptionGroup.json"),
-            flavor,
-            layout: loaded.layout,
+            file: ConfigFileSlot::new(config_dir.join("subscriptionGroup.json"), flavor, loaded.layout),
             policy: RwLock::new(GroupPolicy {
                 auto_create_subscription_group: broker.auto_create_subscription_group,
                 enable_create_sys_group: broker.enable_create_sys_group,
             }),
-            dirty: AtomicBool::new(false),
             state_version,
         })
     }
@@ -101,12 +94,12 @@ impl SubscriptionGroupManager {
     }
 
     fn changed(&self, s: &mut State) {
-        next_version(&mut s.data_version, self.flavor, &self.state_version);
-        self.dirty.store(true, Ordering::Release);
+        next_version(&mut s.data_version, self.file.flavor, &self.state_version);
+        self.file.mark_dirty();
     }
 
     pub fn is_dirty(&self) -> bool {
-        self.dirty.load(Ordering::Acquire)
+        self.file.is_dirty()
     }
 
     pub fn get(&self, group: &str) -> Option<SubscriptionGroupConfig> {
@@ -126,7 +119,7 @@ impl SubscriptionGroupManager {
             return Some(g);
         }
         let policy = self.policy.read().clone();
-        let v5 = self.flavor == JavaFlavor::V5_3_3;
+        let v5 = self.file.flavor == JavaFlavor::V5_3_3;
         let sys = is_sys_consumer_group(group) && (!v5 || policy.enable_create_sys_group);
         if !(policy.auto_create_subscription_group || sys) {
             return None;
@@ -160,7 +153,7 @@ impl SubscriptionGroupManager {
     /// 5.x `updateSubscriptionGroupConfig` with the attribute rules: `config.attributes`
     /// holds the requested `+k`/`-k` change. 4.9.8 puts the config as given.
     pub fn update_with_attributes(&self, mut config: SubscriptionGroupConfig) -> Result<(), MetaError> {
-        if self.flavor == JavaFlavor::V5_3_3 {
+        if self.file.flavor == JavaFlavor::V5_3_3 {
             let current = self.get(&config.group_name).map(|g| g.attributes);
             let create = current.is_none();
             config.attributes = alter_group_attributes(create, &current.unwrap_or_default(), &config.attributes)?;
@@ -198,7 +191,7 @@ impl SubscriptionGroupManager {
     pub fn replace_from_master(&self, table: IndexMap<String, SubscriptionGroupConfig>, data_version: DataVersion) {
         let mut s = self.state.write();
         let mut steps = 0;
-        if self.flavor == JavaFlavor::V5_3_3 {
+        if self.file.flavor == JavaFlavor::V5_3_3 {
             steps = s.table.keys().filter(|k| table.contains_key(*k)).count() + table.len();
             let old: Vec<String> = s.table.keys().cloned().collect();
             for g in old {
@@ -208,9 +201,9 @@ impl SubscriptionGroupManager {
         s.table = table;
         s.data_version = data_version;
         for _ in 0..steps {
-            next_version(&mut s.data_version, self.flavor, &self.state_version);
+            next_version(&mut s.data_version, self.file.flavor, &self.state_version);
         }
-        self.dirty.store(true, Ordering::Release);
+        self.file.mark_dirty();
     }
 
     /// Every group in Java's table order.
@@ -264,17 +257,11 @@ impl SubscriptionGroupManager {
     /// `encode()`: the compact JSON GET_ALL_SUBSCRIPTIONGROUP_CONFIG answers with.
     pub fn encode(&self) -> String {
         use rmq_store::config_files::ConfigFile;
-        self.to_file().to_json(self.flavor, Layout::Compact)
+        self.to_file().to_json(self.file.flavor, Layout::Compact)
     }
 
     /// Writes `subscriptionGroup.json` (blocking).
     pub fn persist(&self) -> Result<(), MetaError> {
-        let _guard = self.persist_lock.lock();
-        self.dirty.store(false, Ordering::Release);
-        let file = self.to_file();
-        config_files::write(&self.path, &file, self.flavor, self.layout).inspect_err(|_| {
-            self.dirty.store(true, Ordering::Release);
-        })?;
-        Ok(())
+        self.file.persist(|| self.to_file())
     }
 }

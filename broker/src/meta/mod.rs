@@ -16,6 +16,7 @@
 //!   `dataVersion`/`stateVersion`/`attributes`.
 
 mod attributes;
+mod file_slot;
 mod groups;
 mod offsets;
 pub mod system;

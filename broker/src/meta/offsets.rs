@@ -1,8 +1,8 @@
 //! `ConsumerOffsetManager` (`consumerOffset.json`, keyed `topic@group`) and the
 //! delay-level offsets of `ScheduleMessageService` (`delayOffset.json`).
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -11,6 +11,7 @@ use rmq_common::fastjson::Object;
 use rmq_store::config_files::{self, ConfigFile, ConsumerOffsetFile, DataVersion, DelayOffsetFile, JavaFlavor, Layout};
 use tracing::warn;
 
+use super::file_slot::ConfigFileSlot;
 use super::{chm_int_order, chm_order, next_version, note_loaded, MetaError};
 use crate::config::BrokerConfig;
 
@@ -46,14 +47,10 @@ pub struct ConsumerOffsetManager {
     reset: Mutex<IndexMap<String, QueueOffsets>>,
     /// 5.x `pullOffsetTable`: the last pulled offsets (consume stats' "inflight").
     pull: Mutex<IndexMap<String, QueueOffsets>>,
-    persist_lock: Mutex<()>,
-    path: PathBuf,
-    flavor: JavaFlavor,
-    layout: Layout,
+    file: ConfigFileSlot,
     version_step: i64,
     use_server_side_reset_offset: bool,
     version_counter: AtomicU64,
-    dirty: AtomicBool,
     state_version: Arc<AtomicI64>,
 }
 
@@ -76,27 +73,23 @@ impl ConsumerOffsetManager {
             state: RwLock::new(State { table: file.offset_table, data_version, extra: file.extra }),
             reset: Mutex::new(IndexMap::new()),
             pull: Mutex::new(IndexMap::new()),
-            persist_lock: Mutex::new(()),
-            path: config_dir.join(ConsumerOffsetFile::FILE_NAME),
-            flavor,
-            layout: loaded.layout,
+            file: ConfigFileSlot::new(config_dir.join(ConsumerOffsetFile::FILE_NAME), flavor, loaded.layout),
             version_step: broker.consumer_offset_update_version_step.max(1),
             use_server_side_reset_offset: broker.use_server_side_reset_offset,
             version_counter: AtomicU64::new(0),
-            dirty: AtomicBool::new(false),
             state_version,
         })
     }
 
     pub fn is_dirty(&self) -> bool {
-        self.dirty.load(Ordering::Acquire)
+        self.file.is_dirty()
     }
 
     /// `queryOffset`: the next offset to consume, -1 when none was committed. A 5.x
     /// server-side reset for the queue wins.
     pub fn query(&self, group: &str, topic: &str, queue: i32) -> i64 {
         let k = key(topic, group);
-        if self.flavor == JavaFlavor::V5_3_3 && self.use_server_side_reset_offset {
+        if self.file.flavor == JavaFlavor::V5_3_3 && self.use_server_side_reset_offset {
             if let Some(o) = self.reset.lock().get(&k).and_then(|m| m.get(&queue)) {
                 return *o;
             }
@@ -113,11 +106,11 @@ impl ConsumerOffsetManager {
             warn!(client_host, key = %k, queue, offset, stored = old, "consumer offset moved backwards");
         }
         let n = self.version_counter.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.flavor == JavaFlavor::V5_3_3 && n.is_multiple_of(self.version_step as u64) {
+        if self.file.flavor == JavaFlavor::V5_3_3 && n.is_multiple_of(self.version_step as u64) {
             let dv = s.data_version.get_or_insert_with(DataVersion::now);
-            next_version(dv, self.flavor, &self.state_version);
+            next_version(dv, self.file.flavor, &self.state_version);
         }
-        self.dirty.store(true, Ordering::Release);
+        self.file.mark_dirty();
     }
 
     /// `commitPullOffset` (5.x).
@@ -147,7 +140,7 @@ impl ConsumerOffsetManager {
         let k = key(topic, group);
         self.reset.lock().entry(k.clone()).or_default().insert(queue, offset);
         self.state.write().table.entry(k).or_default().insert(queue, offset);
-        self.dirty.store(true, Ordering::Release);
+        self.file.mark_dirty();
     }
 
     pub fn has_reset(&self, topic: &str, group: &str, queue: i32) -> bool {
@@ -222,7 +215,7 @@ impl ConsumerOffsetManager {
         self.reset.lock().retain(|k, _| !is_group(k));
         self.pull.lock().retain(|k, _| !is_group(k));
         if before {
-            self.dirty.store(true, Ordering::Release);
+            self.file.mark_dirty();
         }
     }
 
@@ -232,7 +225,7 @@ impl ConsumerOffsetManager {
         let n = s.table.len();
         s.table.retain(|k, _| split_key(k).is_none_or(|(t, _)| t != topic));
         if n != s.table.len() {
-            self.dirty.store(true, Ordering::Release);
+            self.file.mark_dirty();
         }
     }
 
@@ -241,7 +234,7 @@ impl ConsumerOffsetManager {
         let mut s = self.state.write();
         if let Some(m) = s.table.get(&key(topic, src_group)).cloned() {
             s.table.insert(key(topic, dest_group), m);
-            self.dirty.store(true, Ordering::Release);
+            self.file.mark_dirty();
         }
     }
 
@@ -252,10 +245,10 @@ impl ConsumerOffsetManager {
         for (k, queues) in file.offset_table {
             s.table.insert(k, queues);
         }
-        if self.flavor == JavaFlavor::V5_3_3 && file.data_version.is_some() {
+        if self.file.flavor == JavaFlavor::V5_3_3 && file.data_version.is_some() {
             s.data_version = file.data_version;
         }
-        self.dirty.store(true, Ordering::Release);
+        self.file.mark_dirty();
     }
 
     pub fn data_version(&self) -> Option<DataVersion> {
@@ -277,18 +270,12 @@ impl ConsumerOffsetManager {
 
     /// `encode()`: compact JSON (GET_ALL_CONSUMER_OFFSET).
     pub fn encode(&self) -> String {
-        self.to_file().to_json(self.flavor, Layout::Compact)
+        self.to_file().to_json(self.file.flavor, Layout::Compact)
     }
 
     /// Writes `consumerOffset.json` (blocking).
     pub fn persist(&self) -> Result<(), MetaError> {
-        let _guard = self.persist_lock.lock();
-        self.dirty.store(false, Ordering::Release);
-        let file = self.to_file();
-        config_files::write(&self.path, &file, self.flavor, self.layout).inspect_err(|_| {
-            self.dirty.store(true, Ordering::Release);
-        })?;
-        Ok(())
+        self.file.persist(|| self.to_file())
     }
 }
 
@@ -307,13 +294,9 @@ struct DelayState {
 /// consume-queue offset to deliver.
 pub struct DelayOffsetManager {
     state: RwLock<DelayState>,
-    persist_lock: Mutex<()>,
-    path: PathBuf,
-    flavor: JavaFlavor,
-    layout: Layout,
+    file: ConfigFileSlot,
     version_step: i64,
     version_counter: AtomicU64,
-    dirty: AtomicBool,
     state_version: Arc<AtomicI64>,
 }
 
@@ -333,19 +316,15 @@ impl DelayOffsetManager {
         };
         Ok(DelayOffsetManager {
             state: RwLock::new(DelayState { table: file.offset_table, data_version, extra: file.extra }),
-            persist_lock: Mutex::new(()),
-            path: config_dir.join(DelayOffsetFile::FILE_NAME),
-            flavor,
-            layout: loaded.layout,
+            file: ConfigFileSlot::new(config_dir.join(DelayOffsetFile::FILE_NAME), flavor, loaded.layout),
             version_step: broker.delay_offset_update_version_step.max(1),
             version_counter: AtomicU64::new(0),
-            dirty: AtomicBool::new(false),
             state_version,
         })
     }
 
     pub fn is_dirty(&self) -> bool {
-        self.dirty.load(Ordering::Acquire)
+        self.file.is_dirty()
     }
 
     /// The level's offset; -1 when none is stored.
@@ -358,11 +337,11 @@ impl DelayOffsetManager {
         let mut s = self.state.write();
         s.table.insert(level, offset);
         let n = self.version_counter.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.flavor == JavaFlavor::V5_3_3 && n.is_multiple_of(self.version_step as u64) {
+        if self.file.flavor == JavaFlavor::V5_3_3 && n.is_multiple_of(self.version_step as u64) {
             let dv = s.data_version.get_or_insert_with(DataVersion::now);
-            next_version(dv, self.flavor, &self.state_version);
+            next_version(dv, self.file.flavor, &self.state_version);
         }
-        self.dirty.store(true, Ordering::Release);
+        self.file.mark_dirty();
     }
 
     /// (level, offset) in Java's table order.
@@ -394,17 +373,11 @@ impl DelayOffsetManager {
 
     /// `encode()`: compact JSON (GET_ALL_DELAY_OFFSET).
     pub fn encode(&self) -> String {
-        self.to_file().to_json(self.flavor, Layout::Compact)
+        self.to_file().to_json(self.file.flavor, Layout::Compact)
     }
 
     /// Writes `delayOffset.json` (blocking), keeping the layout the file had.
     pub fn persist(&self) -> Result<(), MetaError> {
-        let _guard = self.persist_lock.lock();
-        self.dirty.store(false, Ordering::Release);
-        let file = self.to_file();
-        config_files::write(&self.path, &file, self.flavor, self.layout).inspect_err(|_| {
-            self.dirty.store(true, Ordering::Release);
-        })?;
-        Ok(())
+        self.file.persist(|| self.to_file())
     }
 }

@@ -1,17 +1,18 @@
 //! `TopicConfigManager`: the topic table (`topics.json`), the system topics a
 //! broker creates at start, and the auto-creation rules of the send path.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::path::Path;
+use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use rmq_common::fastjson::Object;
 use rmq_remoting::protocol::body as wire;
-use rmq_store::config_files::{self, DataVersion, JavaFlavor, Layout, TopicConfig, TopicsFile};
+use rmq_store::config_files::{self, DataVersion, JavaFlavor, TopicConfig, TopicsFile};
 use tracing::{info, warn};
 
+use super::file_slot::ConfigFileSlot;
 use super::system::*;
 use super::{chm_order, next_version, note_loaded, MetaError};
 use crate::config::{BrokerConfig, BrokerSettings};
@@ -67,14 +68,9 @@ struct State {
 
 pub struct TopicConfigManager {
     state: RwLock<State>,
-    /// Serializes writers of the file (Java's `ConfigManager.persist` is synchronized).
-    persist_lock: Mutex<()>,
-    path: PathBuf,
-    flavor: JavaFlavor,
-    layout: Layout,
+    file: ConfigFileSlot,
     policy: RwLock<TopicPolicy>,
     system: SystemTopics,
-    dirty: AtomicBool,
     state_version: Arc<AtomicI64>,
 }
 
@@ -126,19 +122,15 @@ impl TopicConfigManager {
         let data_version = file.data_version.unwrap_or_else(DataVersion::now);
         Ok(TopicConfigManager {
             state: RwLock::new(State { table, data_version, extra: file.extra }),
-            persist_lock: Mutex::new(()),
-            path: config_dir.join("topics.json"),
-            flavor,
-            layout: loaded.layout,
+            file: ConfigFileSlot::new(config_dir.join("topics.json"), flavor, loaded.layout),
             policy: RwLock::new(TopicPolicy { auto_create_topic_enable: broker.auto_create_topic_enable }),
             system,
-            dirty: AtomicBool::new(false),
             state_version,
         })
     }
 
     pub fn flavor(&self) -> JavaFlavor {
-        self.flavor
+        self.file.flavor
     }
 
     pub fn set_policy(&self, policy: TopicPolicy) {
@@ -195,18 +187,18 @@ impl TopicConfigManager {
     /// `updateDataVersion()` (e.g. after `brokerPermission` changed: name servers must re-read).
     pub fn bump_data_version(&self) {
         let mut s = self.state.write();
-        next_version(&mut s.data_version, self.flavor, &self.state_version);
-        self.dirty.store(true, Ordering::Release);
+        next_version(&mut s.data_version, self.file.flavor, &self.state_version);
+        self.file.mark_dirty();
     }
 
     /// True when something changed since the last [`persist`](Self::persist).
     pub fn is_dirty(&self) -> bool {
-        self.dirty.load(Ordering::Acquire)
+        self.file.is_dirty()
     }
 
     fn changed(&self, s: &mut State) {
-        next_version(&mut s.data_version, self.flavor, &self.state_version);
-        self.dirty.store(true, Ordering::Release);
+        next_version(&mut s.data_version, self.file.flavor, &self.state_version);
+        self.file.mark_dirty();
     }
 
     /// `createTopicInSendMessageMethod`: a send to an unknown topic creates it from
@@ -293,7 +285,7 @@ impl TopicConfigManager {
     ) -> TopicCreation {
         let mut s = self.state.write();
         if let Some(t) = s.table.get_mut(topic) {
-            if self.flavor == JavaFlavor::V5_3_3 && t.order != is_order {
+            if self.file.flavor == JavaFlavor::V5_3_3 && t.order != is_order {
                 t.order = is_order;
                 let t = t.clone();
                 self.changed(&mut s);
@@ -303,7 +295,7 @@ impl TopicConfigManager {
         }
         let mut t = tc(topic, queue_nums, queue_nums, perm);
         t.topic_sys_flag = topic_sys_flag;
-        if self.flavor == JavaFlavor::V5_3_3 {
+        if self.file.flavor == JavaFlavor::V5_3_3 {
             t.order = is_order;
         }
         s.table.insert(topic.to_string(), t.clone());
@@ -356,16 +348,16 @@ impl TopicConfigManager {
     /// slave's version never equals its master's (it re-syncs every time).
     pub fn replace_from_master(&self, table: IndexMap<String, TopicConfig>, data_version: DataVersion) {
         let mut s = self.state.write();
-        let steps = match self.flavor {
+        let steps = match self.file.flavor {
             JavaFlavor::V4_9_8 => 0,
             JavaFlavor::V5_3_3 => s.table.keys().filter(|k| table.contains_key(*k)).count() + table.len(),
         };
         s.table = table;
         s.data_version = data_version;
         for _ in 0..steps {
-            next_version(&mut s.data_version, self.flavor, &self.state_version);
+            next_version(&mut s.data_version, self.file.flavor, &self.state_version);
         }
-        self.dirty.store(true, Ordering::Release);
+        self.file.mark_dirty();
     }
 
     /// `updateOrderTopicConfig`: topics named in the name server's ORDER_TOPIC_CONFIG
@@ -389,7 +381,7 @@ impl TopicConfigManager {
     /// Java's iteration order; 4.9.8 brokers send no `attributes`/`stateVersion`.
     pub fn serialize_wrapper(&self) -> wire::TopicConfigSerializeWrapper {
         let s = self.state.read();
-        let v5 = self.flavor == JavaFlavor::V5_3_3;
+        let v5 = self.file.flavor == JavaFlavor::V5_3_3;
         let table =
             chm_order(&s.table, TABLE_INITIAL).into_iter().map(|k| (k.clone(), to_wire(&s.table[k], v5))).collect();
         let dv = &s.data_version;
@@ -410,13 +402,7 @@ impl TopicConfigManager {
 
     /// Writes `topics.json` (blocking; `.bak` kept like Java).
     pub fn persist(&self) -> Result<(), MetaError> {
-        let _guard = self.persist_lock.lock();
-        self.dirty.store(false, Ordering::Release);
-        let file = self.to_file();
-        config_files::write(&self.path, &file, self.flavor, self.layout).inspect_err(|_| {
-            self.dirty.store(true, Ordering::Release);
-        })?;
-        Ok(())
+        self.file.persist(|| self.to_file())
     }
 }
 
