@@ -8,8 +8,9 @@
 //! variable) overrides it.
 //!
 //! Measured on 2 cores with `rmq-bench produce` (16 connections, sync 1 KiB
-//! sends, alternating runs): one worker instead of two cut the broker's CPU
-//! per message from 18-22 us to 17-18 us and raised throughput by 5-15%.
+//! sends, alternating runs, client on the same cores): one worker instead of
+//! two took 4-10% less broker CPU per message and gave 0-15% more throughput,
+//! depending on the run.
 
 /// The environment variable that overrides the default.
 pub const WORKER_THREADS_ENV: &str = "TOKIO_WORKER_THREADS";
