@@ -10,23 +10,15 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use rmq_broker::config::BrokerSettings;
-use rmq_broker::store::{GetRequest, TagFilter};
 use rmq_migrate::cli::ConvertDledgerArgs;
-use rmq_remoting::codec::header::{FromExtFields, ToExtFields};
-use rmq_remoting::codec::{RemotingCommand, RequestCode, ResponseCode};
-use rmq_remoting::protocol::offset::{OffsetResponseHeader, QueryConsumerOffsetRequestHeader};
+use rmq_remoting::codec::header::FromExtFields;
+use rmq_remoting::codec::ResponseCode;
 use rmq_remoting::protocol::pull::PullMessageResponseHeader;
 use rmq_remoting::protocol::send::SendMessageResponseHeader;
-use sha2::{Digest, Sha256};
 
 fn golden_n0() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden/java-4.9.8/dledger/n0");
     p.is_dir().then_some(p)
-}
-
-fn sha(b: &[u8]) -> String {
-    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// `rmq-migrate convert-dledger SRC --out DST --json` through the library.
@@ -50,41 +42,6 @@ fn convert(src: &Path, dst: &Path) -> serde_json::Value {
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(code, 0, "{v}");
     v
-}
-
-/// The converted broker.conf, re-pointed at the temp dir and an ephemeral port.
-fn settings_for(root: &Path) -> BrokerSettings {
-    let conf = root.join("broker.conf");
-    let text = std::fs::read_to_string(&conf).unwrap();
-    let mut out = String::new();
-    for line in text.lines() {
-        match line.split('=').next().unwrap_or("") {
-            "storePathRootDir" => out.push_str(&format!("storePathRootDir={}\n", root.display())),
-            "storePathCommitLog" => out.push_str(&format!("storePathCommitLog={}\n", root.join("commitlog").display())),
-            "listenPort" => out.push_str("listenPort=0\nbindAddress=127.0.0.1\n"),
-            "namesrvAddr" => {}
-            _ => out.push_str(&format!("{line}\n")),
-        }
-    }
-    std::fs::write(&conf, out).unwrap();
-    let mut s = BrokerSettings::defaults();
-    assert!(s.apply_file(&conf).unwrap().is_empty(), "every key of the converted broker.conf is known");
-    s.finish().unwrap();
-    s
-}
-
-async fn query_offset(c: &rmq_remoting::transport::Client, addr: &str, group: &str, topic: &str, q: i32) -> i64 {
-    let mut cmd = RemotingCommand::request(RequestCode::QUERY_CONSUMER_OFFSET);
-    QueryConsumerOffsetRequestHeader {
-        consumer_group: group.into(),
-        topic: topic.into(),
-        queue_id: q,
-        set_zero_if_not_found: None,
-    }
-    .apply_to(&mut cmd);
-    let r = call(c, addr, cmd).await;
-    assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{group} {topic}/{q}: {r:?}");
-    OffsetResponseHeader::from_command(&r).unwrap().offset
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,29 +69,7 @@ async fn converted_dledger_store_is_served() {
     assert_eq!(st.store.max_phy_offset(), end, "recovery keeps the whole converted log");
 
     // every queue through the store: new physical offset -> (topic, queue, queue offset, body hash)
-    let mut by_phy: HashMap<i64, (String, i32, i64, String)> = HashMap::new();
-    for (topic, q, max) in st.store.queues().next_offsets() {
-        let mut off = st.store.min_offset(&topic, q);
-        while off < max {
-            let r = st
-                .store
-                .get_messages(GetRequest {
-                    topic: topic.clone(),
-                    queue_id: q,
-                    offset: off,
-                    max_nums: 32,
-                    max_bytes: None,
-                    filter: TagFilter::All,
-                })
-                .await
-                .unwrap();
-            for m in records(&r.body) {
-                by_phy.insert(m.physical_offset, (m.topic.clone(), m.queue_id, m.queue_offset, sha(&m.body)));
-            }
-            assert!(r.next_begin_offset > off, "{topic}/{q} stuck at {off}: {:?}", r.status);
-            off = r.next_begin_offset;
-        }
-    }
+    let by_phy = served_by_phy(&st).await;
     let mut checked = 0;
     for m in manifest["messages"].as_array().unwrap() {
         for s in m["stored"].as_array().unwrap() {

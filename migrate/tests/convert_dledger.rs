@@ -14,6 +14,7 @@ use std::process::{Command, Stdio};
 
 use common::*;
 use rmq_migrate::convert::{FAILPOINT_ENV, FAILPOINT_REACHED, MAP_NAME, MARKER};
+use rmq_store::testutil::{assert_same, snapshot};
 use rmq_store::ConsumeQueue;
 use serde_json::Value;
 
@@ -39,26 +40,6 @@ fn convert_err(args: &[&str]) -> (i32, String) {
     (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
-/// Every file under `dir` (relative path -> bytes).
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.insert(
-                    path.strip_prefix(dir).unwrap().to_string_lossy().into_owned(),
-                    std::fs::read(&path).unwrap(),
-                );
-            }
-        }
-    }
-    out
-}
-
 /// The files a conversion derives from the log (config and broker.conf come from the node).
 fn derived_part(s: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
     s.iter()
@@ -69,13 +50,6 @@ fn derived_part(s: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
-}
-
-fn assert_same(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>, what: &str) {
-    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>(), "{what}: file lists");
-    for (k, v) in a {
-        assert!(v == &b[k], "{what}: {k} differs");
-    }
 }
 
 /// old physical offset -> map line.

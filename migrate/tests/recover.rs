@@ -10,29 +10,13 @@ use std::process::{Command, Stdio};
 
 use common::*;
 use rmq_store::recovery::{self, RecoveryOptions, Step};
+use rmq_store::testutil::{assert_same, snapshot};
 use rmq_store::StoreDir;
 use serde_json::Value;
 
 const F2: &str = "commitlog/00000000000002097152";
 /// Env var that turns `lock_holder` into a process holding a store's lock.
 const HOLD_LOCK: &str = "RMQ_TEST_HOLD_LOCK";
-
-/// Every file under `dir` (relative path → bytes).
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
 
 /// The store files Java owns (not the golden README/manifest/dump, not config/).
 /// Index files are named by their order unless the local time zone is UTC
@@ -52,13 +36,6 @@ fn store_part(s: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
             (k.clone(), v.clone())
         })
         .collect()
-}
-
-fn assert_same(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>, what: &str) {
-    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>(), "{what}: file lists");
-    for (k, v) in a {
-        assert!(v == &b[k], "{what}: {k} differs");
-    }
 }
 
 fn recover_json(dir: &Path, extra: &[&str]) -> (i32, Value) {

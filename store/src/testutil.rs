@@ -48,3 +48,52 @@ pub fn copy_dir(src: &Path, dst: &Path) {
         }
     }
 }
+
+/// Every file under `dir` (relative path → bytes). Panics on any I/O error,
+/// a missing `dir` included (tests only).
+pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                out.insert(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned(), bytes);
+            }
+        }
+    }
+    out
+}
+
+/// Two [`snapshot`]s hold the same files with the same bytes (`what` names the comparison).
+pub fn assert_same(
+    a: &std::collections::BTreeMap<String, Vec<u8>>,
+    b: &std::collections::BTreeMap<String, Vec<u8>>,
+    what: &str,
+) {
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>(), "{what}: file lists");
+    for (k, v) in a {
+        assert!(v == &b[k], "{what}: {k} differs");
+    }
+}
+
+/// Whether two sets of `(file name, bytes)` hold the same data: same-named
+/// files equal, and a file on one side only is all zeros (a pre-created next
+/// commitlog file).
+pub fn same_files(fa: &[(String, Vec<u8>)], fb: &[(String, Vec<u8>)]) -> bool {
+    let mut names: Vec<&String> = fa.iter().chain(fb.iter()).map(|(n, _)| n).collect();
+    names.sort();
+    names.dedup();
+    names.into_iter().all(|n| {
+        let x = fa.iter().find(|(m, _)| m == n).map(|(_, d)| d);
+        let y = fb.iter().find(|(m, _)| m == n).map(|(_, d)| d);
+        match (x, y) {
+            (Some(x), Some(y)) => x == y,
+            (Some(d), None) | (None, Some(d)) => d.iter().all(|b| *b == 0),
+            (None, None) => true,
+        }
+    })
+}

@@ -3,11 +3,11 @@
 //! nothing else to change), and a checkpoint that only differs in a value
 //! Java does not read back leaves a clean store untouched.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use rmq_store::recovery::{apply, plan, RecoveryOptions, RecoveryPlan, Step};
 use rmq_store::testutil::golden;
+use rmq_store::testutil::snapshot;
 use rmq_store::{Checkpoint, StoreDir};
 
 use rmq_store::testutil::copy_dir;
@@ -16,22 +16,6 @@ fn copy(s: &str) -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
     copy_dir(&golden(s), t.path());
     t
-}
-
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 fn plan_of(dir: &Path) -> RecoveryPlan {

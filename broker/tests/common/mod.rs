@@ -146,3 +146,80 @@ pub fn records(body: &[u8]) -> Vec<MessageRecord> {
 pub fn ext<'a>(cmd: &'a RemotingCommand, k: &str) -> &'a str {
     cmd.ext(k).unwrap_or_else(|| panic!("no {k} in {cmd:?}"))
 }
+
+/// A copied store's broker.conf re-pointed at the copy and an ephemeral
+/// port (name servers dropped), loaded like `mqbroker -c`; every key must be known.
+pub fn settings_for(root: &Path) -> BrokerSettings {
+    let conf = root.join("broker.conf");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    let mut out = String::new();
+    for line in text.lines() {
+        match line.split('=').next().unwrap_or("") {
+            "storePathRootDir" => out.push_str(&format!("storePathRootDir={}\n", root.display())),
+            "storePathCommitLog" => out.push_str(&format!("storePathCommitLog={}\n", root.join("commitlog").display())),
+            "listenPort" => out.push_str("listenPort=0\nbindAddress=127.0.0.1\n"),
+            "namesrvAddr" => {}
+            _ => out.push_str(&format!("{line}\n")),
+        }
+    }
+    std::fs::write(&conf, out).unwrap();
+    let mut s = BrokerSettings::defaults();
+    assert!(s.apply_file(&conf).unwrap().is_empty(), "every key of {} is known", conf.display());
+    s.finish().unwrap();
+    s
+}
+
+/// Hex SHA-256, the body hash golden manifests use.
+pub fn sha(b: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// QUERY_CONSUMER_OFFSET, which must succeed.
+pub async fn query_offset(c: &Client, addr: &str, group: &str, topic: &str, q: i32) -> i64 {
+    use rmq_remoting::codec::header::FromExtFields;
+    use rmq_remoting::protocol::offset::{OffsetResponseHeader, QueryConsumerOffsetRequestHeader};
+    let mut cmd = RemotingCommand::request(RequestCode::QUERY_CONSUMER_OFFSET);
+    QueryConsumerOffsetRequestHeader {
+        consumer_group: group.into(),
+        topic: topic.into(),
+        queue_id: q,
+        set_zero_if_not_found: None,
+    }
+    .apply_to(&mut cmd);
+    let r = call(c, addr, cmd).await;
+    assert_eq!(r.response_code(), rmq_remoting::codec::ResponseCode::SUCCESS, "{group} {topic}/{q}: {r:?}");
+    OffsetResponseHeader::from_command(&r).unwrap().offset
+}
+
+/// Every message every queue serves, through the store: physical offset ->
+/// (topic, queue id, queue offset, body hash).
+pub async fn served_by_phy(
+    st: &rmq_broker::processor::BrokerState,
+) -> std::collections::HashMap<i64, (String, i32, i64, String)> {
+    use rmq_broker::store::{GetRequest, TagFilter};
+    let mut by_phy = std::collections::HashMap::new();
+    for (topic, q, max) in st.store.queues().next_offsets() {
+        let mut off = st.store.min_offset(&topic, q);
+        while off < max {
+            let r = st
+                .store
+                .get_messages(GetRequest {
+                    topic: topic.clone(),
+                    queue_id: q,
+                    offset: off,
+                    max_nums: 32,
+                    max_bytes: None,
+                    filter: TagFilter::All,
+                })
+                .await
+                .unwrap();
+            for m in records(&r.body) {
+                by_phy.insert(m.physical_offset, (m.topic.clone(), m.queue_id, m.queue_offset, sha(&m.body)));
+            }
+            assert!(r.next_begin_offset > off, "{topic}/{q} stuck at {off}: {:?}", r.status);
+            off = r.next_begin_offset;
+        }
+    }
+    by_phy
+}

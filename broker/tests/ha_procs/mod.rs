@@ -160,20 +160,7 @@ pub fn same_commitlog(a: &Path, b: &Path) -> bool {
     same_files(&commitlog_files(a), &commitlog_files(b))
 }
 
-pub fn same_files(fa: &[(String, Vec<u8>)], fb: &[(String, Vec<u8>)]) -> bool {
-    let mut names: Vec<&String> = fa.iter().chain(fb.iter()).map(|(n, _)| n).collect();
-    names.sort();
-    names.dedup();
-    names.into_iter().all(|n| {
-        let x = fa.iter().find(|(m, _)| m == n).map(|(_, d)| d);
-        let y = fb.iter().find(|(m, _)| m == n).map(|(_, d)| d);
-        match (x, y) {
-            (Some(x), Some(y)) => x == y,
-            (Some(d), None) | (None, Some(d)) => d.iter().all(|b| *b == 0),
-            (None, None) => true,
-        }
-    })
-}
+pub use rmq_store::testutil::same_files;
 
 /// Physical offset from an IPv4 offsetMsgId (ip 4, port 4, offset 8 bytes, hex).
 pub fn offset_of_msg_id(id: &str) -> u64 {

@@ -105,19 +105,7 @@ pub fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 /// Whether both logs hold the same bytes: same-named files equal, a file on
 /// one side only is all zeros (a pre-created next file).
 pub fn same_bytes(a: &Path, b: &Path) -> bool {
-    let (fa, fb) = (files(a), files(b));
-    let mut names: Vec<&String> = fa.iter().chain(fb.iter()).map(|(n, _)| n).collect();
-    names.sort();
-    names.dedup();
-    names.into_iter().all(|n| {
-        let x = fa.iter().find(|(m, _)| m == n).map(|(_, d)| d);
-        let y = fb.iter().find(|(m, _)| m == n).map(|(_, d)| d);
-        match (x, y) {
-            (Some(x), Some(y)) => x == y,
-            (Some(d), None) | (None, Some(d)) => d.iter().all(|b| *b == 0),
-            (None, None) => true,
-        }
-    })
+    rmq_store::testutil::same_files(&files(a), &files(b))
 }
 
 /// Polls `cond` every 10 ms until it holds; panics after `limit`.

@@ -178,24 +178,12 @@ pub fn dispatch(dir: &Path) {
     assert_eq!(code, 0, "{out}");
 }
 
-/// Every file under `dir` (relative path → bytes).
+/// Every file under `dir` (relative path → bytes); none when `dir` does not exist.
 pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
     if !dir.exists() {
-        return out;
+        return BTreeMap::new();
     }
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
+    rmq_store::testutil::snapshot(dir)
 }
 
 /// Every file's modification time under `dir`.
@@ -203,12 +191,7 @@ pub fn mtimes(dir: &Path) -> BTreeMap<String, SystemTime> {
     snapshot(dir).keys().map(|k| (k.clone(), std::fs::metadata(dir.join(k)).unwrap().modified().unwrap())).collect()
 }
 
-pub fn assert_same(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>, what: &str) {
-    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>(), "{what}: file lists");
-    for (k, v) in a {
-        assert!(v == &b[k], "{what}: {k} differs");
-    }
-}
+pub use rmq_store::testutil::assert_same;
 
 /// Runs `align` in-process with `--json`; returns the exit code and the object.
 pub fn align(master: &Path, slave: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
