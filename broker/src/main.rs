@@ -92,11 +92,7 @@ fn main() -> ExitCode {
 }
 
 fn run(settings: BrokerSettings) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(rmq_broker::runtime::worker_threads())
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
+    let rt = rmq_broker::runtime::build().context("starting the runtime")?;
     rt.block_on(async move {
         let namesrv = settings.broker.namesrv_addr.clone();
         let name = settings.broker.broker_name.clone();

@@ -1,4 +1,6 @@
-//! How many tokio worker threads the broker runs.
+//! The broker's tokio runtime: how many worker threads, and the park hooks
+//! that keep hand-offs with the append thread cheap
+//! (`rmq_store::append::HANDOFF`).
 //!
 //! The commitlog append thread is busy whenever sends are: it encodes, writes
 //! and dispatches every message. With one worker per core, the workers and
@@ -28,6 +30,20 @@ pub fn worker_threads_for(cores: usize, env: Option<&str>) -> usize {
 pub fn worker_threads() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     worker_threads_for(cores, std::env::var(WORKER_THREADS_ENV).ok().as_deref())
+}
+
+/// The multi-threaded runtime `mqbroker` runs on: `worker_threads()` workers
+/// that report their parks to the append thread's hand-off.
+pub fn build() -> std::io::Result<tokio::runtime::Runtime> {
+    use rmq_store::append::HANDOFF;
+    let workers = worker_threads();
+    HANDOFF.set_workers(workers);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .on_thread_park(|| HANDOFF.worker_parking())
+        .on_thread_unpark(|| HANDOFF.worker_unparked())
+        .enable_all()
+        .build()
 }
 
 #[cfg(test)]

@@ -72,15 +72,15 @@ impl JavaProps {
     pub fn to_java_string(&self) -> String {
         let cap = java::sized_hashmap_capacity(self.initial, self.peak);
         let order = java::hashmap_order(self.entries.iter().map(|(k, _)| k), cap);
-        let mut out = String::new();
+        let len = self.entries.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>();
+        let mut out = String::with_capacity(len);
         for k in order {
-            let v = self.get(k).unwrap_or_default();
             if !out.is_empty() {
                 out.push('\u{2}');
             }
             out.push_str(k);
             out.push('\u{1}');
-            out.push_str(v);
+            out.push_str(self.get(k).unwrap_or_default());
         }
         out
     }
@@ -88,18 +88,13 @@ impl JavaProps {
 
 /// `MessageUtils.deleteProperty` (5.x `clearReservedProperties`): drops every
 /// `name\u1value` pair of `name` from the raw string, keeping the rest as is.
-pub fn delete_property(s: &str, name: &str) -> String {
-    let prefix = format!("{name}\u{1}");
-    if !s.contains(&prefix) {
-        return s.to_string();
+pub fn delete_property<'a>(s: &'a str, name: &str) -> std::borrow::Cow<'a, str> {
+    let has = |seg: &str| seg.strip_prefix(name).is_some_and(|rest| rest.starts_with('\u{1}'));
+    if !s.split('\u{2}').any(has) {
+        return std::borrow::Cow::Borrowed(s);
     }
-    let mut out: Vec<&str> = Vec::new();
-    for seg in s.split('\u{2}') {
-        if !seg.starts_with(&prefix) {
-            out.push(seg);
-        }
-    }
-    out.join("\u{2}")
+    let kept: Vec<&str> = s.split('\u{2}').filter(|seg| !has(seg)).collect();
+    std::borrow::Cow::Owned(kept.join("\u{2}"))
 }
 
 #[cfg(test)]

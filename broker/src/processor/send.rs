@@ -281,7 +281,11 @@ pub(crate) async fn send(state: &Arc<BrokerState>, channel: &Channel, req: &Remo
     }
     if state.flavor == JavaFlavor::V5_3_3 {
         // clearReservedProperties
-        h.properties = h.properties.as_deref().map(|p| props::delete_property(p, props::POP_CK));
+        if let Some(std::borrow::Cow::Owned(kept)) =
+            h.properties.as_deref().map(|p| props::delete_property(p, props::POP_CK))
+        {
+            h.properties = Some(kept);
+        }
     }
     let tc = match msg_check(state, channel, &h) {
         Ok(tc) => tc,

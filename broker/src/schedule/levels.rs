@@ -97,6 +97,8 @@ pub struct ScheduleHook {
 
 impl DelayHook for ScheduleHook {
     fn rewrite(&self, topic: &str, queue_id: i32, sys_flag: i32, props: &JavaProps) -> Option<(String, i32, String)> {
+        // most sends have no DELAY: do not copy their map
+        props.get(DELAY)?;
         let mut p = props.clone();
         let (t, q) = park(&self.levels, topic, queue_id, sys_flag, &mut p)?;
         Some((t, q, props_string(&p, self.flavor)))

@@ -17,6 +17,7 @@ use super::encode::{
 };
 use super::file::{WritableFile, WritableQueue};
 use super::flush::{FlushService, GroupCommitRequest};
+use super::handoff::HANDOFF;
 use super::offsets::QueueOffsets;
 use super::AppendError;
 use crate::dispatch::{check_message, CheckRules, Checked, DispatchRequest, JavaVersion};
@@ -117,10 +118,23 @@ pub(crate) struct Appender {
     prep: Vec<Prepared>,
 }
 
-/// Waits for the next request, spinning briefly before parking: under load
-/// the next put is usually microseconds away, and a park/unpark per round
-/// costs more than the whole append.
+/// Waits for the next request: while a network worker runs (see
+/// [`super::handoff`]), then spinning briefly, then parked. Under load the
+/// next put is usually microseconds away, and a park/unpark per round costs
+/// more than the whole append.
 fn next_request(rx: &Receiver<Request>) -> Option<Request> {
+    let mut gone = false;
+    let waited = HANDOFF.appender_wait(|| match rx.try_recv() {
+        Ok(r) => Some(r),
+        Err(TryRecvError::Empty) => None,
+        Err(TryRecvError::Disconnected) => {
+            gone = true;
+            None
+        }
+    });
+    if waited.is_some() || gone {
+        return waited;
+    }
     for i in 0..SPIN_ROUNDS {
         match rx.try_recv() {
             Ok(r) => return Some(r),
@@ -218,6 +232,7 @@ impl Appender {
                 }
                 Err(status) => {
                     done.complete(PutResult::status(status));
+                    HANDOFF.puts_resolved(1);
                 }
             },
             Request::Raw { offset, data, done } => {
@@ -406,6 +421,7 @@ impl Appender {
 
     fn fail_staged(&mut self) {
         let mut table = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
+        let resolved = self.staged.len();
         for s in self.staged.drain(..).rev() {
             if s.cq {
                 let m = &s.msgs.as_slice()[0];
@@ -413,6 +429,7 @@ impl Appender {
             }
             s.done.complete(PutResult { status: PutStatus::UnknownError, append: None });
         }
+        HANDOFF.puts_resolved(resolved);
     }
 
     /// Ends a round: writes what is staged, dispatches, resolves or queues for flush.
@@ -433,6 +450,9 @@ impl Appender {
         }
         let sync = self.flush.kind() == FlushDiskType::Sync;
         let mut waiting = Vec::new();
+        // after the completions, so a waiting worker finds their tasks queued;
+        // handed to group commit counts too: the wait is the flush thread's now
+        let resolved = self.written.len();
         for s in self.written.drain(..) {
             let res = PutResult { status: PutStatus::PutOk, append: Some(s.result) };
             if sync && s.msgs.as_slice()[0].wait_store_msg_ok() {
@@ -441,6 +461,7 @@ impl Appender {
                 s.done.complete(res);
             }
         }
+        HANDOFF.puts_resolved(resolved);
         self.flush.submit(waiting);
     }
 

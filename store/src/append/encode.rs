@@ -118,6 +118,9 @@ pub struct AppendResult {
 impl AppendResult {
     /// offsetMsgId(s), comma-joined for a batch as Java does.
     pub fn msg_id(&self) -> String {
+        if let RecordOffsets::One(o) = self.offsets {
+            return offset_msg_id(&self.store_host, o);
+        }
         let ids: Vec<String> = self.offsets.iter().map(|o| offset_msg_id(&self.store_host, *o)).collect();
         ids.join(",")
     }

@@ -30,6 +30,7 @@ pub mod config;
 pub mod encode;
 pub mod file;
 mod flush;
+mod handoff;
 pub mod lifecycle;
 mod offsets;
 
@@ -48,6 +49,7 @@ pub use completion::{Canceled, Completion};
 pub use config::{AppendConfig, CleanConfig, FlushDiskType, Role};
 pub use encode::{dispatch_tags_code, AppendResult, MessageToStore, PutResult, PutStatus, RecordOffsets};
 pub use file::{WritableFile, WritableQueue};
+pub use handoff::{Handoff, HANDOFF};
 pub use lifecycle::{CheckpointFile, StoreSession};
 pub use offsets::QueueOffsets;
 
@@ -238,7 +240,7 @@ impl CommitLogWriter {
         match req {
             // a put never blocks its (async) caller: a full queue is backpressure
             put @ Request::Put { .. } => match tx.try_send(put) {
-                Ok(()) => {}
+                Ok(()) => HANDOFF.put_queued(),
                 Err(TrySendError::Full(r)) => reject(r, PutStatus::OsPageCacheBusy),
                 Err(TrySendError::Disconnected(r)) => reject(r, PutStatus::ServiceNotAvailable),
             },
