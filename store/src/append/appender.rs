@@ -38,6 +38,13 @@ const MAX_BUFFER: u64 = 256 << 10;
 /// 1 KiB bodies).
 const INLINE_BODY_MAX: usize = 64 << 10;
 
+/// Page-cache readahead kept ahead of the write position in the current
+/// file (see `WritableFile::prefetch`), issued in steps of `PREFETCH_STEP`
+/// while the thread has no request waiting. Small steps: a request that
+/// arrives during one waits for at most that many pages to be zero-filled.
+const PREFETCH_AHEAD: u64 = 1 << 20;
+const PREFETCH_STEP: u64 = 64 << 10;
+
 /// A piece of the staged bytes: a range of `buf`, or a body written in place.
 enum Seg {
     Buf(usize, usize),
@@ -104,6 +111,8 @@ pub(crate) struct Appender {
     pos: u64,
     /// Position in `cur` where `buf` starts.
     buf_start: u64,
+    /// Position in `cur` up to which readahead was issued.
+    prefetched: u64,
     buf: Vec<u8>,
     /// Staged bytes in order when some bodies are not in `buf`.
     segs: Vec<Seg>,
@@ -118,11 +127,20 @@ pub(crate) struct Appender {
     prep: Vec<Prepared>,
 }
 
-/// Waits for the next request: while a network worker runs (see
+/// Waits for the next request: first by prefetching the page cache ahead
+/// of the writes, then while a network worker runs (see
 /// [`super::handoff`]), then spinning briefly, then parked. Under load the
 /// next put is usually microseconds away, and a park/unpark per round costs
 /// more than the whole append.
-fn next_request(rx: &Receiver<Request>) -> Option<Request> {
+fn wait_request(rx: &Receiver<Request>, mut prefetch_step: impl FnMut() -> bool) -> Option<Request> {
+    loop {
+        match rx.try_recv() {
+            Ok(r) => return Some(r),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) if prefetch_step() => {}
+            Err(TryRecvError::Empty) => break,
+        }
+    }
     let mut gone = false;
     let waited = HANDOFF.appender_wait(|| match rx.try_recv() {
         Ok(r) => Some(r),
@@ -191,6 +209,7 @@ impl Appender {
             cur: None,
             pos: 0,
             buf_start: 0,
+            prefetched: 0,
             buf: Vec::with_capacity(MAX_BUFFER as usize + (1 << 16)),
             segs: Vec::new(),
             seg_from: 0,
@@ -206,7 +225,7 @@ impl Appender {
     /// A round handles what is queued (up to MAX_DRAIN requests, taken as
     /// they come) and ends with one write.
     pub fn run(mut self, rx: Receiver<Request>) {
-        while let Some(first) = next_request(&rx) {
+        while let Some(first) = self.next_request(&rx) {
             self.round_ts = now_ms();
             self.busy_since.store(self.round_ts, Ordering::Release);
             self.handle(first);
@@ -219,6 +238,23 @@ impl Appender {
             self.commit();
             self.busy_since.store(0, Ordering::Release);
         }
+    }
+
+    fn next_request(&mut self, rx: &Receiver<Request>) -> Option<Request> {
+        wait_request(rx, || self.prefetch_step())
+    }
+
+    /// Issues one step of readahead in the current file; false when far
+    /// enough ahead already (or no file, or not the master's own writes).
+    fn prefetch_step(&mut self) -> bool {
+        let Some(f) = self.cur.as_ref() else { return false };
+        let start = self.prefetched.max(self.pos & !(super::file::OS_PAGE_SIZE - 1));
+        if self.role != Role::Master || start >= (self.pos + PREFETCH_AHEAD).min(f.size()) {
+            return false;
+        }
+        f.prefetch(start, PREFETCH_STEP);
+        self.prefetched = start + PREFETCH_STEP;
+        true
     }
 
     fn handle(&mut self, r: Request) {
@@ -345,6 +381,7 @@ impl Appender {
             Ok(f) => {
                 self.cur = Some(f);
                 self.pos = 0;
+                self.prefetched = 0;
                 self.buf_start = 0;
                 Ok(())
             }
@@ -373,6 +410,7 @@ impl Appender {
         self.pos = f.wrote();
         self.buf_start = self.pos;
         self.cur = Some(f);
+        self.prefetched = 0;
         Ok(())
     }
 

@@ -62,19 +62,21 @@ impl Handoff {
     /// A network worker is about to park (tokio's `on_thread_park`): waits
     /// while its puts are unresolved, at most `WORKER_WAIT`, so their
     /// resolutions find it running.
+    ///
+    /// The worker counts as parked only after that wait: while it waits for
+    /// resolutions it is about to run again and queue more puts.
     pub fn worker_parking(&self) {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            let seen = self.resolved.load(Ordering::Acquire);
+            let start = Instant::now();
+            while self.in_flight.load(Ordering::Acquire) > 0
+                && self.resolved.load(Ordering::Acquire) == seen
+                && start.elapsed() < WORKER_WAIT
+            {
+                std::thread::yield_now();
+            }
+        }
         self.parked.fetch_add(1, Ordering::AcqRel);
-        if self.in_flight.load(Ordering::Acquire) <= 0 {
-            return;
-        }
-        let seen = self.resolved.load(Ordering::Acquire);
-        let start = Instant::now();
-        while self.in_flight.load(Ordering::Acquire) > 0
-            && self.resolved.load(Ordering::Acquire) == seen
-            && start.elapsed() < WORKER_WAIT
-        {
-            std::thread::yield_now();
-        }
     }
 
     /// A network worker runs again (tokio's `on_thread_unpark`).
