@@ -15,6 +15,7 @@ pub mod schedule;
 pub mod slave_sync;
 pub mod store;
 mod stored;
+pub mod testutil;
 pub mod transaction;
 
 pub use broker::{Broker, BrokerError, BrokerHandle};

@@ -119,24 +119,7 @@ fn assert_same_tree(ours: &Path, java: &Path, what: &str) {
 
 /// The copied broker.conf, pointed at the copy, an ephemeral port and the fake master.
 fn slave_settings(root: &Path, master: &str) -> rmq_broker::config::BrokerSettings {
-    let conf = root.join("broker.conf");
-    let text = std::fs::read_to_string(&conf).unwrap();
-    let mut out = String::new();
-    for line in text.lines() {
-        match line.split('=').next().unwrap_or("") {
-            "storePathRootDir" => out.push_str(&format!("storePathRootDir={}\n", root.display())),
-            "storePathCommitLog" => out.push_str(&format!("storePathCommitLog={}\n", root.join("commitlog").display())),
-            "listenPort" => out.push_str("listenPort=0\nbindAddress=127.0.0.1\n"),
-            "haMasterAddress" => out.push_str(&format!("haMasterAddress={master}\n")),
-            "namesrvAddr" => {}
-            _ => out.push_str(&format!("{line}\n")),
-        }
-    }
-    std::fs::write(&conf, out).unwrap();
-    let mut s = rmq_broker::config::BrokerSettings::defaults();
-    assert!(s.apply_file(&conf).unwrap().is_empty());
-    s.finish().unwrap();
-    s
+    rmq_broker::testutil::settings_for_copy(root, &[("haMasterAddress", master)])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

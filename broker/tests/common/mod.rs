@@ -150,23 +150,7 @@ pub fn ext<'a>(cmd: &'a RemotingCommand, k: &str) -> &'a str {
 /// A copied store's broker.conf re-pointed at the copy and an ephemeral
 /// port (name servers dropped), loaded like `mqbroker -c`; every key must be known.
 pub fn settings_for(root: &Path) -> BrokerSettings {
-    let conf = root.join("broker.conf");
-    let text = std::fs::read_to_string(&conf).unwrap();
-    let mut out = String::new();
-    for line in text.lines() {
-        match line.split('=').next().unwrap_or("") {
-            "storePathRootDir" => out.push_str(&format!("storePathRootDir={}\n", root.display())),
-            "storePathCommitLog" => out.push_str(&format!("storePathCommitLog={}\n", root.join("commitlog").display())),
-            "listenPort" => out.push_str("listenPort=0\nbindAddress=127.0.0.1\n"),
-            "namesrvAddr" => {}
-            _ => out.push_str(&format!("{line}\n")),
-        }
-    }
-    std::fs::write(&conf, out).unwrap();
-    let mut s = BrokerSettings::defaults();
-    assert!(s.apply_file(&conf).unwrap().is_empty(), "every key of {} is known", conf.display());
-    s.finish().unwrap();
-    s
+    rmq_broker::testutil::settings_for_copy(root, &[])
 }
 
 /// Hex SHA-256, the body hash golden manifests use.
