@@ -172,10 +172,13 @@ impl WritableFile {
     }
 
     /// Brings `[pos, pos+len)` into the page cache ahead of the writes that
-    /// will land there (`POSIX_FADV_WILLNEED`). The region is preallocated and
-    /// unwritten, so this reads nothing from disk: the kernel zero-fills fresh
-    /// pages, and the later write only copies into them instead of allocating
-    /// and zeroing them while puts wait. Advisory: errors are ignored.
+    /// will land there (`POSIX_FADV_WILLNEED`). Past the written end a file
+    /// we created is preallocated and unwritten (or a hole), so the kernel
+    /// zero-fills fresh pages without reading the disk, and the later write
+    /// only copies into them instead of allocating and zeroing them while
+    /// puts wait. Where the blocks hold data (a file another broker filled
+    /// with zeros) it is an ordinary asynchronous readahead. Advisory: errors
+    /// are ignored.
     pub(crate) fn prefetch(&self, pos: u64, len: u64) {
         let len = len.min(self.size.saturating_sub(pos));
         if len == 0 {
