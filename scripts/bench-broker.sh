@@ -9,6 +9,8 @@
 # same rmq-bench client and 1 KiB messages:
 #  (a) throughput vs the protocol ceiling (`rmq-bench compare`, 16 and 64 connections x 4 senders,
 #      sync sends, interleaved rounds, medians)                       bar: ratio >= 0.6
+#      measured twice: default settings, then a second broker with transientStorePoolEnable=true
+#      (Java's write-buffer mode, see README)
 #  (b) with --with-rocketmq-rust: throughput vs the rocketmq-rust broker (crates.io
 #      `rocketmq-broker` 1.0.x, built as its own cargo project under
 #      ${XDG_CACHE_HOME:-~/.cache}/rmq-bench/rocketmq-rust from bench/rocketmq-rust/main.rs,
@@ -199,10 +201,10 @@ machine_state() {
     echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)  cores: $(nproc)  CPU busy over 2 s: $(cpu_busy)%"
     echo "top CPU users: $(ps -eo pcpu=,comm= --sort=-pcpu 2>/dev/null | head -4 | awk '{printf "%s %s%%; ", $2, $1}')"
 }
-broker_conf() { # FILE PORT STORE: our broker, Java keys
+broker_conf() { # FILE PORT STORE [BROKER_NAME]: our broker, Java keys
     cat >"$1" <<EOF
 brokerClusterName=DefaultCluster
-brokerName=broker-a
+brokerName=${4:-broker-a}
 brokerId=0
 brokerRole=ASYNC_MASTER
 flushDiskType=ASYNC_FLUSH
@@ -293,6 +295,23 @@ machine_state
 "$B" "${COMPARE[@]}" --topic BenchTopic >"$TMP/a.json"
 jq -r '.rows[] | "\(.connections) conns: ceiling \(.ceiling_samples | map(floor)) target \(.target_samples | map(floor)) -> medians \(.ceiling_msgs_per_sec | floor) / \(.target_msgs_per_sec | floor) = \(.ratio); target p99 \(.target.latency.p99_us) us, errors \(.target.errors)"' "$TMP/a.json"
 
+# ---------------------------------------------------------------- (a) in write-buffer mode
+echo "== (a) again with transientStorePoolEnable=true (Java's write-buffer mode: a send is answered once staged,"
+echo "   before the page cache has it), a second broker of ours, topic BenchTopicWB"
+pick_port; WB_PORT=$PORT
+broker_conf "$TMP/broker-wb.conf" "$WB_PORT" "$TMP/store-wb" broker-wb
+echo "transientStorePoolEnable=true" >>"$TMP/broker-wb.conf"
+"$BIN/mqbroker" -c "$TMP/broker-wb.conf" >"$TMP/broker-wb.log" 2>&1 &
+WB_PID=$!
+PIDS+=("$WB_PID")
+wait_port "$WB_PORT" "$WB_PID" 30
+"$B" create-topic --broker "127.0.0.1:$WB_PORT" --topic BenchTopicWB --queues 8 --namesrv "$NS"
+machine_state
+"$B" "${COMPARE[@]}" --topic BenchTopicWB >"$TMP/a_wb.json"
+jq -r '.rows[] | "\(.connections) conns: ceiling \(.ceiling_samples | map(floor)) target \(.target_samples | map(floor)) -> medians \(.ceiling_msgs_per_sec | floor) / \(.target_msgs_per_sec | floor) = \(.ratio); target p99 \(.target.latency.p99_us) us, errors \(.target.errors)"' "$TMP/a_wb.json"
+stop_pid "$WB_PID"
+rm -rf "$TMP/store-wb"
+
 # ---------------------------------------------------------------- (c)
 echo "== (c) e2e: open loop 1000 msg/s, ${E2E_DURATION} measured, long polling"
 "$B" e2e --namesrv "$NS" --topic BenchE2E --rate 1000 --duration "$E2E_DURATION" --warmup 5s --json >"$TMP/c.json"
@@ -372,6 +391,10 @@ while read -r conns ceiling ours ratio; do
     row "(a) vs protocol ceiling, $conns conns" "ours $ours / ceiling $ceiling msg/s = $ratio" ">= 0.6" \
         "$(verdict "$(jq -n "$ratio >= 0.6 | if . then 1 else 0 end")")"
 done < <(jq -r '.rows[] | "\(.connections) \(.ceiling_msgs_per_sec | floor) \(.target_msgs_per_sec | floor) \(.ratio)"' "$TMP/a.json")
+while read -r conns ceiling ours ratio; do
+    row "(a) write-buffer mode, $conns conns" "ours $ours / ceiling $ceiling msg/s = $ratio" ">= 0.6" \
+        "$(verdict "$(jq -n "$ratio >= 0.6 | if . then 1 else 0 end")")"
+done < <(jq -r '.rows[] | "\(.connections) \(.ceiling_msgs_per_sec | floor) \(.target_msgs_per_sec | floor) \(.ratio)"' "$TMP/a_wb.json")
 if [[ $WITH_RR == 1 ]]; then
     while read -r conns ours rr norm; do
         x=$(jq -n "if $rr > 0 then ($ours / $rr * 10 | round / 10) else 1e9 end")

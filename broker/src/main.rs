@@ -92,7 +92,9 @@ fn main() -> ExitCode {
 }
 
 fn run(settings: BrokerSettings) -> anyhow::Result<()> {
-    let rt = rmq_broker::runtime::build().context("starting the runtime")?;
+    // the same condition the store applies (Java's isTransientStorePoolEnable)
+    let write_buffer = settings.store.transient_store_pool_enable && settings.store.flush_disk_type == "ASYNC_FLUSH";
+    let rt = rmq_broker::runtime::build(write_buffer).context("starting the runtime")?;
     rt.block_on(async move {
         let namesrv = settings.broker.namesrv_addr.clone();
         let name = settings.broker.broker_name.clone();

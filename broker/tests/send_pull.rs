@@ -14,9 +14,32 @@ use rmq_remoting::protocol::send::SendMessageResponseHeader;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_pull_round_trip_with_tags_offsets_and_errors() {
+    send_pull_round_trip(false).await;
+}
+
+/// The same with `transientStorePoolEnable`: sends are answered from the
+/// write buffer, and everything reads back the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_pull_round_trip_in_write_buffer_mode() {
+    send_pull_round_trip(true).await;
+}
+
+/// Write-buffer mode answers a send before it is dispatched (as Java's reput
+/// dispatches after the answer): waits until RtTopic's queue has `n` messages.
+async fn settle(write_buffer: bool, b: &rmq_broker::BrokerHandle, queue: i32, n: i64) {
+    let t0 = std::time::Instant::now();
+    while write_buffer && b.state().store.max_offset("RtTopic", queue) < n {
+        assert!(t0.elapsed() < std::time::Duration::from_secs(5), "queue {queue} never reached {n}");
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
+async fn send_pull_round_trip(write_buffer: bool) {
     let d = tempfile::tempdir().unwrap();
     let ns = namesrv(d.path()).await;
-    let b = broker(settings(&d.path().join("store"), Some(&ns.local_addr().to_string()))).await;
+    let mut s = settings(&d.path().join("store"), Some(&ns.local_addr().to_string()));
+    s.store.transient_store_pool_enable = write_buffer;
+    let b = broker(s).await;
     let addr = b.local_addr().to_string();
     let c = client();
 
@@ -35,6 +58,7 @@ async fn send_pull_round_trip_with_tags_offsets_and_errors() {
         assert!(rh.msg_id.starts_with("7F000001"), "offsetMsgId with brokerIP1: {}", rh.msg_id);
         sent.push(rh.msg_id);
     }
+    settle(write_buffer, &b, 1, 6).await;
 
     // pull everything, then only TagB
     let r = call(&c, &addr, pull_cmd(&pull_header("cg", "RtTopic", 1, 0, "*"))).await;
@@ -81,6 +105,7 @@ async fn send_pull_round_trip_with_tags_offsets_and_errors() {
     assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{r:?}");
     let rh = SendMessageResponseHeader::from_command(&r).unwrap();
     assert_eq!(rh.msg_id.split(',').count(), 2);
+    settle(write_buffer, &b, 2, 2).await;
     let r = call(&c, &addr, pull_cmd(&pull_header("cg", "RtTopic", 2, 0, "*"))).await;
     let recs = records(r.body.as_deref().unwrap());
     assert_eq!(recs.len(), 2);
@@ -94,6 +119,7 @@ async fn send_pull_round_trip_with_tags_offsets_and_errors() {
     cmd.body = Some(bytes::Bytes::from(batch_body(&[(b"a", ""), (b"b", "")])));
     let r = call(&c, &addr, cmd).await;
     assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{r:?}");
+    settle(write_buffer, &b, 3, 1).await;
     let r = call(&c, &addr, pull_cmd(&pull_header("cg", "RtTopic", 3, 0, "*"))).await;
     assert_eq!(records(r.body.as_deref().unwrap()).len(), 1);
 

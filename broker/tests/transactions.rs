@@ -90,10 +90,22 @@ fn offsets(h: &SendMessageResponseHeader) -> (i64, i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn commit_rollback_and_check_back() {
+    commit_rollback_check_back(false).await;
+}
+
+/// With `transientStorePoolEnable` half messages still wait for their write,
+/// so END_TRANSACTION right after the answer finds them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn commit_rollback_and_check_back_in_write_buffer_mode() {
+    commit_rollback_check_back(true).await;
+}
+
+async fn commit_rollback_check_back(write_buffer: bool) {
     let d = tempfile::tempdir().unwrap();
     let ns = namesrv(d.path()).await;
     let ns_addr = ns.local_addr().to_string();
     let mut s = settings(&d.path().join("store"), Some(&ns_addr));
+    s.store.transient_store_pool_enable = write_buffer;
     s.broker.transaction_check_interval = 400;
     s.broker.transaction_time_out = 1000;
     s.broker.transaction_check_max = 2;
@@ -115,6 +127,10 @@ async fn commit_rollback_and_check_back() {
     let (q1, p1) = offsets(&h1);
     let r = call(&c, &addr, end_tx("pg_tx", q1, p1, "u1", 8, false)).await;
     assert_eq!(r.response_code(), ResponseCode::SUCCESS, "{r:?}");
+    if write_buffer {
+        // answered from the write buffer: consumers see it once dispatched, as with Java's reput
+        assert!(wait_for(5, || max_offset(&b, "TxTopic", 1) == 1 && max_offset(&b, OP, 0) == 1).await);
+    }
     let real = queue_records(&b, "TxTopic", 1).await;
     assert_eq!(real.len(), 1);
     assert_eq!((real[0].sys_flag & 0xC, real[0].prepared_transaction_offset), (8, p1));
@@ -133,6 +149,9 @@ async fn commit_rollback_and_check_back() {
     assert_eq!(r.remark.as_deref(), Some("The transaction state table offset wrong"));
     let r = call(&c, &addr, end_tx("pg_tx", q2, p2, "u2", 12, false)).await;
     assert_eq!(r.response_code(), ResponseCode::SUCCESS);
+    if write_buffer {
+        assert!(wait_for(5, || max_offset(&b, OP, 0) == 2).await);
+    }
     assert_eq!(max_offset(&b, "TxTopic", 0), 0);
     assert_eq!(max_offset(&b, OP, 0), 2);
     let r = call(&c, &addr, end_tx("pg_tx", 0, 99_999_999, "u", 8, false)).await;

@@ -61,6 +61,8 @@ impl AdminContext for BrokerState {
             boot_timestamp: self.boot_timestamp,
             commit_log_min_offset: if max == 0 { -1 } else { min },
             commit_log_max_offset: max,
+            remain_how_many_data_to_commit: self.store.writer().staged_bytes() as i64,
+            remain_how_many_data_to_flush: (max - self.store.writer().flushed_offset() as i64).max(0),
             // schedule and transaction-check services run on a master only
             broker_active: !self.role.is_slave(),
             ..RuntimeStats::default()

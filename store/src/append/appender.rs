@@ -1,42 +1,37 @@
-//! The append thread: the only writer of the commitlog. It drains queued
-//! requests, encodes a run of puts into one buffer, writes it with one
-//! `pwrite` per file, then dispatches and resolves them (ASYNC_FLUSH) or hands
-//! them to group commit (SYNC_FLUSH).
+//! The append thread: the only writer of the commitlog. It stages queued
+//! puts in the [`Tail`], writes what the tail holds (its own puts and those
+//! network threads staged in write-buffer mode) with one `pwrite` per file,
+//! then dispatches and resolves them (ASYNC_FLUSH) or hands them to group
+//! commit (SYNC_FLUSH).
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::mpsc::{Receiver, TryRecvError};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use bytes::Bytes;
 
 use super::completion::Completer;
 use super::config::{FlushDiskType, Role};
-use super::encode::{
-    build_dispatch, encode, prepare, AppendResult, EncodeRules, MessageToStore, Prepared, PutResult, PutStatus,
-    RecordOffsets, PROPERTY_INNER_NUM,
-};
+use super::encode::{build_dispatch, EncodeRules, MessageToStore, Prepared, PutResult, PutStatus};
 use super::file::{WritableFile, WritableQueue};
 use super::flush::{FlushService, GroupCommitRequest};
 use super::handoff::HANDOFF;
 use super::offsets::QueueOffsets;
+use super::tail::{check_put, Room, Seg, Staged, Tail, TailSignal, Taken};
 use super::AppendError;
-use crate::dispatch::{check_message, CheckRules, Checked, DispatchRequest, JavaVersion};
-use crate::error::StoreError;
-use crate::record::{
-    decode_message, encode_blank, peek_header, FLAG_INNER_BATCH, TRANSACTION_PREPARED_TYPE, TRANSACTION_ROLLBACK_TYPE,
-    TRANSACTION_TYPE_MASK,
-};
+use crate::dispatch::{CheckRules, DispatchRequest, JavaVersion};
+
+mod replica;
+mod wait;
+
+use wait::{wait_request, wait_staged};
 
 /// Requests drained per round (bounds the latency of the first one).
 const MAX_DRAIN: usize = 1024;
 /// Staged bytes that force a write before the round ends (small enough to
 /// stay in L2 between encoding and the copy into the page cache).
 const MAX_BUFFER: u64 = 256 << 10;
-/// Bodies at least this long are written from the caller's buffer (pwritev)
-/// instead of being copied into the staging buffer first. Small bodies are
-/// cheaper to copy: many short iovecs cost more than the copy (measured with
-/// 1 KiB bodies).
-const INLINE_BODY_MAX: usize = 64 << 10;
 
 /// Page-cache readahead kept ahead of the write position in the current
 /// file (see `WritableFile::prefetch`), issued in steps of `PREFETCH_STEP`
@@ -46,11 +41,8 @@ const INLINE_BODY_MAX: usize = 64 << 10;
 const PREFETCH_AHEAD: u64 = 1 << 20;
 const PREFETCH_STEP: u64 = 16 << 10;
 
-/// A piece of the staged bytes: a range of `buf`, or a body written in place.
-enum Seg {
-    Buf(usize, usize),
-    Body(Bytes),
-}
+/// Pause between attempts to write puts that were already answered.
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 /// Receives every stored message, in commitlog order, on the append thread.
 pub type DispatchHook = Box<dyn FnMut(&DispatchRequest) + Send>;
@@ -66,7 +58,7 @@ pub(crate) enum Msgs {
 }
 
 impl Msgs {
-    fn as_slice(&self) -> &[MessageToStore] {
+    pub(crate) fn as_slice(&self) -> &[MessageToStore] {
         match self {
             Msgs::One(m) => std::slice::from_ref(m),
             Msgs::Batch(v) => v,
@@ -75,19 +67,35 @@ impl Msgs {
 }
 
 pub(crate) enum Request {
-    Put { msgs: Msgs, done: Completer<PutResult> },
-    Raw { offset: u64, data: Bytes, done: Completer<Result<u64, AppendError>> },
-    Truncate { offset: u64, done: Completer<Result<(), AppendError>> },
-    SetRole { role: Role, done: Completer<Result<u64, AppendError>> },
+    Put {
+        msgs: Msgs,
+        done: Completer<PutResult>,
+    },
+    Raw {
+        offset: u64,
+        data: Bytes,
+        done: Completer<Result<u64, AppendError>>,
+    },
+    Truncate {
+        offset: u64,
+        done: Completer<Result<(), AppendError>>,
+    },
+    SetRole {
+        role: Role,
+        done: Completer<Result<u64, AppendError>>,
+    },
+    /// A network thread staged puts while the thread was about to block.
+    Wake,
 }
 
-/// A put encoded into the buffer, waiting for its write.
-struct Staged {
-    msgs: Msgs,
-    done: Completer<PutResult>,
-    result: AppendResult,
-    next_offset: u64,
-    cq: bool,
+/// What the append thread shares with the writer handle.
+pub(crate) struct Shared {
+    pub tail: Arc<Mutex<Tail>>,
+    pub signal: Arc<TailSignal>,
+    /// Write-buffer mode: queued puts are counted in `Tail::queued`.
+    pub write_buffer: bool,
+    /// Shutting down: give up retrying a failed write.
+    pub stopping: Arc<AtomicBool>,
 }
 
 pub(crate) struct Appender {
@@ -107,69 +115,21 @@ pub(crate) struct Appender {
     pub busy_since: Arc<AtomicI64>,
     /// Slave: start of the first replicated record not yet parsed/dispatched.
     pub parse_pos: u64,
+    shared: Shared,
     cur: Option<Arc<WritableFile>>,
-    /// Logical write position in `cur` (staged bytes included).
-    pos: u64,
-    /// Position in `cur` where `buf` starts.
+    /// Position in `cur` up to which bytes are written (where the next take starts).
     buf_start: u64,
     /// Position in `cur` up to which readahead was issued.
     prefetched: u64,
-    buf: Vec<u8>,
-    /// Staged bytes in order when some bodies are not in `buf`.
-    segs: Vec<Seg>,
-    /// Start of the part of `buf` not yet in `segs`.
-    seg_from: usize,
-    last_ts: i64,
-    /// STORETIMESTAMP for the puts of this round (one clock read per round;
-    /// a round is at most MAX_DRAIN requests, well under a millisecond).
+    /// Buffers swapped with the tail's for each write.
+    taken: Taken,
+    /// STORETIMESTAMP for the puts this thread stages in a round (one clock
+    /// read per round; a round is at most MAX_DRAIN requests, well under a
+    /// millisecond).
     round_ts: i64,
-    staged: Vec<Staged>,
     written: Vec<Staged>,
     prep: Vec<Prepared>,
 }
-
-/// Waits for the next request: first by prefetching the page cache ahead
-/// of the writes, then while a network worker runs (see
-/// [`super::handoff`]), then spinning briefly, then parked. Under load the
-/// next put is usually microseconds away, and a park/unpark per round costs
-/// more than the whole append.
-fn wait_request(rx: &Receiver<Request>, mut prefetch_step: impl FnMut() -> bool) -> Option<Request> {
-    loop {
-        match rx.try_recv() {
-            Ok(r) => return Some(r),
-            Err(TryRecvError::Disconnected) => return None,
-            Err(TryRecvError::Empty) if prefetch_step() => {}
-            Err(TryRecvError::Empty) => break,
-        }
-    }
-    let mut gone = false;
-    let waited = HANDOFF.appender_wait(|| match rx.try_recv() {
-        Ok(r) => Some(r),
-        Err(TryRecvError::Empty) => None,
-        Err(TryRecvError::Disconnected) => {
-            gone = true;
-            None
-        }
-    });
-    if waited.is_some() || gone {
-        return waited;
-    }
-    for i in 0..SPIN_ROUNDS {
-        match rx.try_recv() {
-            Ok(r) => return Some(r),
-            Err(TryRecvError::Disconnected) => return None,
-            Err(TryRecvError::Empty) if i < SPIN_ROUNDS / 2 => std::hint::spin_loop(),
-            Err(TryRecvError::Empty) => std::thread::yield_now(),
-        }
-    }
-    rx.recv().ok()
-}
-
-/// Tries before parking (half busy-spins, half yields: a few microseconds).
-/// Longer spinning took CPU from the network threads on a small machine:
-/// 200 tries gave about 5% less sync-send throughput than 20 on 2 cores, and
-/// parking at once (0) about 10% less (rmq-bench produce, alternating runs).
-const SPIN_ROUNDS: u32 = 20;
 
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
@@ -189,6 +149,7 @@ impl Appender {
         on_truncate: Option<TruncateHook>,
         disk_full: Arc<AtomicBool>,
         busy_since: Arc<AtomicI64>,
+        shared: Shared,
     ) -> Self {
         let parse_pos = queue.max_offset();
         let check_rules =
@@ -207,19 +168,19 @@ impl Appender {
             disk_full,
             busy_since,
             parse_pos,
+            shared,
             cur: None,
-            pos: 0,
             buf_start: 0,
             prefetched: 0,
-            buf: Vec::with_capacity(MAX_BUFFER as usize + (1 << 16)),
-            segs: Vec::new(),
-            seg_from: 0,
-            last_ts: 0,
+            taken: Taken { buf: Vec::with_capacity(MAX_BUFFER as usize + (1 << 16)), ..Taken::default() },
             round_ts: 0,
-            staged: Vec::new(),
             written: Vec::new(),
             prep: Vec::new(),
         }
+    }
+
+    fn tail(&self) -> MutexGuard<'_, Tail> {
+        self.shared.tail.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Thread body: runs until every sender is gone and the queue is drained.
@@ -239,18 +200,26 @@ impl Appender {
             self.commit();
             self.busy_since.store(0, Ordering::Release);
         }
+        // whatever network threads staged before the writer closed the tail
+        self.commit();
     }
 
     fn next_request(&mut self, rx: &Receiver<Request>) -> Option<Request> {
-        wait_request(rx, || self.prefetch_step())
+        let signal = self.shared.signal.clone();
+        if self.shared.write_buffer {
+            wait_staged(rx, &signal, || self.prefetch_step())
+        } else {
+            wait_request(rx, &signal, || self.prefetch_step())
+        }
     }
 
     /// Issues one step of readahead in the current file; false when far
     /// enough ahead already (or no file, or not the master's own writes).
     fn prefetch_step(&mut self) -> bool {
         let Some(f) = self.cur.as_ref() else { return false };
-        let start = self.prefetched.max(self.pos & !(super::file::OS_PAGE_SIZE - 1));
-        if self.role != Role::Master || start >= (self.pos + PREFETCH_AHEAD).min(f.size()) {
+        let pos = self.buf_start;
+        let start = self.prefetched.max(pos & !(super::file::OS_PAGE_SIZE - 1));
+        if self.role != Role::Master || start >= (pos + PREFETCH_AHEAD).min(f.size()) {
             return false;
         }
         f.prefetch(start, PREFETCH_STEP);
@@ -262,8 +231,12 @@ impl Appender {
         match r {
             Request::Put { msgs, done } => match self.stage(&msgs) {
                 Ok((result, next_offset, cq)) => {
-                    self.staged.push(Staged { msgs, done, result, next_offset, cq });
-                    if self.pos - self.buf_start >= MAX_BUFFER {
+                    let big = {
+                        let mut t = self.tail();
+                        t.staged.push(Staged { msgs, done: Some(done), result, next_offset, cq });
+                        t.pos.saturating_sub(self.buf_start) >= MAX_BUFFER
+                    };
+                    if big {
                         let _ = self.write_out();
                     }
                 }
@@ -273,117 +246,72 @@ impl Appender {
                 }
             },
             Request::Raw { offset, data, done } => {
-                self.commit();
+                self.close_tail();
                 done.complete(self.append_raw(offset, &data));
             }
             Request::Truncate { offset, done } => {
-                self.commit();
+                self.close_tail();
                 done.complete(self.truncate(offset));
             }
             Request::SetRole { role, done } => {
-                self.commit();
+                self.close_tail();
                 done.complete(self.set_role(role));
             }
+            Request::Wake => {}
         }
     }
 
-    /// Checks and encodes one put into the buffer.
-    fn stage(&mut self, msgs: &Msgs) -> Result<(AppendResult, u64, bool), PutStatus> {
+    /// Stops staging by network threads and writes out what they staged, so
+    /// an operation on the files starts from a written end.
+    fn close_tail(&mut self) {
+        self.tail().file_from = None;
+        self.commit();
+        self.cur = None;
+    }
+
+    /// Checks and encodes one queued put into the tail.
+    fn stage(&mut self, msgs: &Msgs) -> Result<(super::encode::AppendResult, u64, bool), PutStatus> {
+        let staged = self.stage_counted(msgs);
+        if self.shared.write_buffer {
+            let mut t = self.tail();
+            t.queued = t.queued.saturating_sub(1);
+        }
+        staged
+    }
+
+    fn stage_counted(&mut self, msgs: &Msgs) -> Result<(super::encode::AppendResult, u64, bool), PutStatus> {
         if self.role != Role::Master || self.disk_full.load(Ordering::Acquire) {
             return Err(PutStatus::ServiceNotAvailable);
         }
-        let list = msgs.as_slice();
-        let first = list.first().ok_or(PutStatus::MessageIllegal)?;
-        let batch = matches!(msgs, Msgs::Batch(_));
-        if batch {
-            // a batch is one topic/queue and never transactional (Java asyncPutMessages)
-            let bad = list.iter().any(|m| {
-                m.topic != first.topic
-                    || m.queue_id != first.queue_id
-                    || matches!(
-                        m.sys_flag & TRANSACTION_TYPE_MASK,
-                        TRANSACTION_PREPARED_TYPE | TRANSACTION_ROLLBACK_TYPE
-                    )
-            });
-            if bad {
-                return Err(PutStatus::MessageIllegal);
+        let total = check_put(msgs, &self.rules, &mut self.prep)?;
+        loop {
+            let room = {
+                // room and staging under one lock: network threads stage too
+                let (shared, prep, ts, offsets) = (&self.shared, &self.prep, self.round_ts, &self.offsets);
+                let mut t = shared.tail.lock().unwrap_or_else(|e| e.into_inner());
+                match t.room(total) {
+                    Room::Fits => return t.stage(msgs, prep, ts, offsets),
+                    other => other,
+                }
+            };
+            match room {
+                Room::Fits => unreachable!("staged above"),
+                Room::TooBig => return Err(PutStatus::MessageIllegal),
+                Room::NoFile => self.load_cur()?,
+                Room::Roll => self.roll()?,
             }
         }
-        self.prep.clear();
-        for m in list {
-            self.prep.push(prepare(m, &self.rules)?);
-        }
-        let total: u64 = self.prep.iter().map(|p| p.len as u64).sum();
-        self.make_room(total)?;
-        let from = self.cur.as_ref().map(|f| f.from()).ok_or(PutStatus::UnknownError)?;
-        let store_ts = self.round_ts;
-        let cq = first.gets_queue_offset();
-        let n: i64 = if batch { list.len() as i64 } else { first.message_num() };
-        let base = if cq {
-            self.offsets.lock().unwrap_or_else(|e| e.into_inner()).take(&first.topic, first.queue_id, n)
-        } else {
-            0
-        };
-        let mut qoff = base;
-        let first_phys = (from + self.pos) as i64;
-        let mut many = Vec::new();
-        for (m, p) in list.iter().zip(&self.prep) {
-            let phys = from + self.pos;
-            let inline = m.body.len() < INLINE_BODY_MAX;
-            let body_at = encode(&mut self.buf, m, p, qoff, phys as i64, store_ts, inline);
-            if !inline {
-                self.segs.push(Seg::Buf(self.seg_from, body_at));
-                self.segs.push(Seg::Body(m.body.clone()));
-                self.seg_from = body_at;
-            }
-            if batch {
-                many.push(phys as i64);
-            }
-            self.pos += p.len as u64;
-            if cq {
-                qoff += 1;
-            }
-        }
-        let offsets = if batch { RecordOffsets::Many(many) } else { RecordOffsets::One(first_phys) };
-        self.last_ts = store_ts;
-        let result = AppendResult {
-            wrote_offset: first_phys,
-            wrote_bytes: total as i32,
-            offsets,
-            store_host: first.store_host,
-            store_timestamp: store_ts,
-            logics_offset: base,
-            msg_num: list.len() as i32,
-        };
-        Ok((result, from + self.pos, cq))
     }
 
-    /// Makes `cur` a file with room for `len` bytes plus a BLANK marker,
-    /// closing the current file with a BLANK when needed.
-    fn make_room(&mut self, len: u64) -> Result<(), PutStatus> {
+    /// Closes the current file with a BLANK, writes it out and creates the next.
+    fn roll(&mut self) -> Result<(), PutStatus> {
         let size = self.queue.file_size();
-        if len + 8 > size {
-            return Err(PutStatus::MessageIllegal);
-        }
-        if self.cur.is_none() {
-            self.load_cur()?;
-        }
-        let remaining = size - self.pos;
-        if len + 8 <= remaining {
-            return Ok(());
-        }
-        if remaining >= 8 {
-            encode_blank(remaining as i32, &mut self.buf);
-        }
-        self.pos = size;
+        self.tail().close_file();
         self.write_out().map_err(|_| PutStatus::UnknownError)?;
         let next = self.cur.as_ref().map(|f| f.from() + size).ok_or(PutStatus::UnknownError)?;
         match self.queue.roll(next) {
             Ok(f) => {
-                self.cur = Some(f);
-                self.pos = 0;
-                self.prefetched = 0;
-                self.buf_start = 0;
+                self.open_tail(f, 0);
                 Ok(())
             }
             Err(e) => {
@@ -408,74 +336,123 @@ impl Appender {
                 f
             }
         };
-        self.pos = f.wrote();
-        self.buf_start = self.pos;
-        self.cur = Some(f);
+        let pos = f.wrote();
+        self.open_tail(f, pos);
+        Ok(())
+    }
+
+    /// Makes `f` the file appended at `pos`, for this thread and the tail.
+    fn open_tail(&mut self, f: Arc<WritableFile>, pos: u64) {
+        {
+            let mut t = self.tail();
+            t.file_from = Some(f.from());
+            t.pos = pos;
+        }
+        self.buf_start = pos;
         self.prefetched = 0;
-        Ok(())
+        self.cur = Some(f);
     }
 
-    /// Writes the buffer and publishes the new end; on failure every staged
-    /// put fails and its queue offsets are given back.
+    /// Takes what the tail staged and writes it; publishes the new end. A
+    /// failed write of puts not yet answered fails them (their queue offsets
+    /// are given back); puts already answered are retried until written.
     fn write_out(&mut self) -> Result<(), ()> {
-        let Some(f) = self.cur.clone() else { return Ok(()) };
-        let written = if self.segs.is_empty() {
-            if self.buf.is_empty() {
-                Ok(())
-            } else {
-                f.write_at(self.buf_start, &self.buf)
+        {
+            let mut t = self.shared.tail.lock().unwrap_or_else(|e| e.into_inner());
+            if t.is_empty() {
+                return Ok(());
             }
-        } else {
-            self.segs.push(Seg::Buf(self.seg_from, self.buf.len()));
-            let parts: Vec<&[u8]> = self
-                .segs
-                .iter()
-                .map(|s| match s {
-                    Seg::Buf(a, b) => &self.buf[*a..*b],
-                    Seg::Body(b) => &b[..],
-                })
-                .filter(|p| !p.is_empty())
-                .collect();
-            f.write_parts_at(self.buf_start, &parts)
-        };
-        self.segs.clear();
-        self.seg_from = 0;
-        if let Err(e) = written {
-            tracing::error!(error = %e, offset = f.from() + self.buf_start, "commitlog write failed");
-            self.buf.clear();
-            self.pos = self.buf_start;
-            self.fail_staged();
-            return Err(());
+            t.take(&mut self.taken);
+            self.shared.signal.pending.store(false, Ordering::SeqCst);
         }
-        f.set_wrote(self.pos, (self.last_ts > 0).then_some(self.last_ts));
-        self.buf.clear();
-        self.buf_start = self.pos;
+        let Some(f) = self.cur.clone() else {
+            // nothing is staged without a file; keep the invariant loud
+            tracing::error!(bytes = self.taken.buf.len(), "staged commitlog bytes without a file");
+            self.fail_taken();
+            return Err(());
+        };
+        loop {
+            let written = self.write_taken(&f);
+            let Err(e) = written else { break };
+            let answered = self.taken.staged.iter().any(|s| s.done.is_none());
+            let at = f.from() + self.buf_start;
+            if !answered && self.rewind() {
+                tracing::error!(error = %e, offset = at, "commitlog write failed");
+                self.fail_taken();
+                return Err(());
+            }
+            if self.shared.stopping.load(Ordering::Acquire) {
+                tracing::error!(error = %e, offset = at, bytes = self.taken.buf.len(), "commitlog write failed at shutdown; answered puts are lost");
+                self.fail_taken();
+                return Err(());
+            }
+            tracing::error!(error = %e, offset = at, "commitlog write failed; retrying (puts after it are answered already)");
+            std::thread::sleep(RETRY_PAUSE);
+        }
+        let end = self.taken.end;
+        f.set_wrote(end, (self.taken.last_ts > 0).then_some(self.taken.last_ts));
+        self.buf_start = end;
+        self.taken.buf.clear();
+        self.taken.segs.clear();
         if self.written.is_empty() {
-            std::mem::swap(&mut self.written, &mut self.staged);
+            std::mem::swap(&mut self.written, &mut self.taken.staged);
         } else {
-            self.written.append(&mut self.staged);
+            self.written.append(&mut self.taken.staged);
         }
         Ok(())
     }
 
-    fn fail_staged(&mut self) {
+    fn write_taken(&self, f: &WritableFile) -> crate::error::Result<()> {
+        let t = &self.taken;
+        if t.segs.is_empty() {
+            if t.buf.is_empty() {
+                return Ok(());
+            }
+            return f.write_at(self.buf_start, &t.buf);
+        }
+        let parts: Vec<&[u8]> = t
+            .segs
+            .iter()
+            .map(|s| match s {
+                Seg::Buf(a, b) => &t.buf[*a..*b],
+                Seg::Body(b) => &b[..],
+            })
+            .filter(|p| !p.is_empty())
+            .collect();
+        f.write_parts_at(self.buf_start, &parts)
+    }
+
+    /// After a failed write: moves the tail's end back to the written end,
+    /// when nothing was staged behind the failed bytes.
+    fn rewind(&mut self) -> bool {
+        let mut t = self.shared.tail.lock().unwrap_or_else(|e| e.into_inner());
+        if !t.is_empty() {
+            return false;
+        }
+        t.pos = self.buf_start;
+        true
+    }
+
+    fn fail_taken(&mut self) {
+        self.taken.buf.clear();
+        self.taken.segs.clear();
         let mut table = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
-        let resolved = self.staged.len();
-        for s in self.staged.drain(..).rev() {
+        let mut resolved = 0;
+        for s in self.taken.staged.drain(..).rev() {
+            let Some(done) = s.done else { continue };
             if s.cq {
                 let m = &s.msgs.as_slice()[0];
                 table.set(&m.topic, m.queue_id, s.result.logics_offset);
             }
-            s.done.complete(PutResult { status: PutStatus::UnknownError, append: None });
+            done.complete(PutResult { status: PutStatus::UnknownError, append: None });
+            resolved += 1;
         }
         HANDOFF.puts_resolved(resolved);
     }
 
     /// Ends a round: writes what is staged, dispatches, resolves or queues for flush.
     fn commit(&mut self) {
-        if !self.staged.is_empty() || !self.buf.is_empty() {
-            let _ = self.write_out();
-        }
+        let _ = self.write_out();
         if self.written.is_empty() {
             return;
         }
@@ -491,155 +468,20 @@ impl Appender {
         let mut waiting = Vec::new();
         // after the completions, so a waiting worker finds their tasks queued;
         // handed to group commit counts too: the wait is the flush thread's now
-        let resolved = self.written.len();
+        let mut resolved = 0;
         for s in self.written.drain(..) {
+            let Some(done) = s.done else { continue };
+            resolved += 1;
             let res = PutResult { status: PutStatus::PutOk, append: Some(s.result) };
             if sync && s.msgs.as_slice()[0].wait_store_msg_ok() {
-                waiting.push(GroupCommitRequest { next_offset: s.next_offset, done: s.done, result: res });
+                waiting.push(GroupCommitRequest { next_offset: s.next_offset, done, result: res });
             } else {
-                s.done.complete(res);
+                done.complete(res);
             }
         }
         HANDOFF.puts_resolved(resolved);
         self.flush.submit(waiting);
     }
-
-    /// Slave: writes replicated bytes at the end of the log, then parses and
-    /// dispatches every record they complete.
-    fn append_raw(&mut self, offset: u64, data: &[u8]) -> Result<u64, AppendError> {
-        if self.role != Role::Slave {
-            return Err(AppendError::WrongRole { op: "append_raw", role: self.role });
-        }
-        self.cur = None;
-        let size = self.queue.file_size();
-        let max = self.queue.max_offset();
-        let mut f = match self.queue.last() {
-            // an empty slave starts at a file boundary, where the master begins sending
-            None if offset.checked_rem(size) == Some(0) => {
-                self.parse_pos = offset;
-                self.queue.roll(offset)?
-            }
-            Some(f) if offset == max => f,
-            _ => return Err(AppendError::OffsetMismatch { expected: max, got: offset }),
-        };
-        let mut at = offset;
-        let mut rest = data;
-        while !rest.is_empty() {
-            if at >= f.from() + size {
-                f = self.queue.roll(f.from() + size)?;
-            }
-            let pos = at - f.from();
-            let n = (rest.len() as u64).min(size - pos);
-            f.write_at(pos, &rest[..n as usize])?;
-            f.set_wrote(pos + n, None);
-            at += n;
-            rest = &rest[n as usize..];
-        }
-        self.parse_raw()?;
-        Ok(at)
-    }
-
-    /// Dispatches every complete replicated record (Java's reput on a slave:
-    /// same record check, no CRC check).
-    fn parse_raw(&mut self) -> Result<(), AppendError> {
-        let from = self.parse_pos;
-        let parsed = self.parse_raw_records();
-        if self.parse_pos != from {
-            if let Some(end) = self.dispatch_end.as_mut() {
-                end();
-            }
-        }
-        parsed
-    }
-
-    fn parse_raw_records(&mut self) -> Result<(), AppendError> {
-        loop {
-            let Some(f) = self.queue.find(self.parse_pos) else { return Ok(()) };
-            let pos = self.parse_pos - f.from();
-            let data = f.written();
-            let Some(slice) = data.get(pos as usize..).filter(|s| s.len() >= 8) else { return Ok(()) };
-            let h = peek_header(slice).map_err(|e| StoreError::record(f.path(), pos, e))?;
-            if h.is_blank() {
-                self.parse_pos = f.from() + f.size();
-                continue;
-            }
-            if h.total_size > 0 && slice.len() < h.total_size as usize {
-                // the rest of the record is still on its way
-                return Ok(());
-            }
-            let req = match check_message(slice, &self.check_rules) {
-                Checked::Message(r) => r,
-                Checked::Blank => {
-                    self.parse_pos = f.from() + f.size();
-                    continue;
-                }
-                Checked::Invalid { reason, .. } => {
-                    return Err(StoreError::corrupt(f.path(), pos, format!("replicated record: {reason}")).into())
-                }
-            };
-            if req.commit_log_offset as u64 != self.parse_pos {
-                tracing::warn!(file = %f.path().display(), pos, stored = req.commit_log_offset, "replicated record has a different PHYSICALOFFSET");
-            }
-            f.set_wrote(f.wrote(), Some(req.store_timestamp));
-            if req.goes_to_consume_queue() {
-                let num =
-                    if req.sys_flag & FLAG_INNER_BATCH != 0 { inner_num(&slice[..h.total_size as usize]) } else { 1 };
-                self.offsets.lock().unwrap_or_else(|e| e.into_inner()).raise(
-                    &req.topic,
-                    req.queue_id,
-                    req.consume_queue_offset + num,
-                );
-            }
-            if let Some(d) = self.dispatch.as_mut() {
-                d(&req);
-            }
-            self.parse_pos += h.total_size as u64;
-        }
-    }
-
-    fn truncate(&mut self, offset: u64) -> Result<(), AppendError> {
-        self.cur = None;
-        self.queue.truncate(offset)?;
-        self.parse_pos = self.parse_pos.min(offset);
-        if let Some(h) = self.on_truncate.as_mut() {
-            h(offset);
-        }
-        Ok(())
-    }
-
-    fn set_role(&mut self, role: Role) -> Result<u64, AppendError> {
-        self.cur = None;
-        if role != self.role {
-            match role {
-                Role::Slave => self.parse_pos = self.queue.max_offset(),
-                Role::Master => {
-                    // a partly received record cannot stay in front of new writes
-                    if self.parse_pos < self.queue.max_offset() {
-                        tracing::warn!(offset = self.parse_pos, "dropping a partial replicated record");
-                        self.truncate(self.parse_pos)?;
-                    }
-                    // after a replicated BLANK the rest of that file is closed
-                    if let Some(f) = self.queue.last() {
-                        if self.parse_pos >= f.from() + f.size() {
-                            f.set_wrote(f.size(), None);
-                        }
-                    }
-                }
-            }
-            tracing::info!(?role, offset = self.queue.max_offset(), "commitlog role changed");
-            self.role = role;
-        }
-        Ok(self.queue.max_offset())
-    }
-}
-
-/// `INNER_NUM` of an inner-batch record (1 when absent or unreadable).
-fn inner_num(record: &[u8]) -> i64 {
-    decode_message(record)
-        .ok()
-        .and_then(|m| m.property(PROPERTY_INNER_NUM).and_then(|v| v.parse::<i16>().ok()))
-        .map(|n| n.max(1) as i64)
-        .unwrap_or(1)
 }
 
 fn dispatch_put(d: &mut DispatchHook, s: &Staged, delay_levels: &[i64]) {

@@ -52,6 +52,10 @@ pub struct AppendConfig {
     /// `messageDelayLevel` in ms (level 1 first), for SCHEDULE_TOPIC tags codes.
     pub delay_levels_ms: Vec<i64>,
     pub role: Role,
+    /// `transientStorePoolEnable` with ASYNC_FLUSH: network threads stage
+    /// puts in the write buffer and answer before the page cache has them
+    /// (see `tail.rs`). Ignored with SYNC_FLUSH, like Java.
+    pub write_buffer: bool,
     /// Which Java generation's conventions to keep (from the opened store,
     /// `StoreSession::layout`): 4.9.8 writes only V1 records.
     pub layout: JavaVersion,
@@ -115,6 +119,7 @@ impl Default for AppendConfig {
             enabled_append_prop_crc: false,
             delay_levels_ms: StoreConfig::default().delay_levels_ms(),
             role: Role::Master,
+            write_buffer: false,
             layout: JavaVersion::V5_3_3,
             clean: CleanConfig::default(),
             flush_delay_for_tests: None,
@@ -190,6 +195,9 @@ impl AppendConfig {
         }
         if let Some(v) = boolean("enabledAppendPropCRC")? {
             a.enabled_append_prop_crc = v;
+        }
+        if let Some(v) = boolean("transientStorePoolEnable")? {
+            a.write_buffer = v;
         }
         let cl = &mut a.clean;
         if let Some(v) = num("fileReservedTime")? {

@@ -239,6 +239,7 @@ pub(crate) struct Prepared {
 }
 
 /// Limits the encoder applies.
+#[derive(Clone)]
 pub(crate) struct EncodeRules {
     pub max_message_size: i32,
     pub allow_v2: bool,

@@ -33,6 +33,7 @@ mod flush;
 mod handoff;
 pub mod lifecycle;
 mod offsets;
+mod tail;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64};
@@ -53,10 +54,11 @@ pub use handoff::{Handoff, HANDOFF};
 pub use lifecycle::{CheckpointFile, StoreSession};
 pub use offsets::QueueOffsets;
 
-use appender::{Appender, Msgs, Request};
+use appender::{Appender, Msgs, Request, Shared};
 use completion::pair;
 use encode::EncodeRules;
 use flush::FlushService;
+use tail::{check_put, may_stage_early, Room, Staged, Tail, TailSignal, WRITE_BUFFER_MAX};
 
 use crate::error::{Result, StoreError};
 use crate::record::{decode, Decoded};
@@ -139,6 +141,13 @@ pub struct CommitLogWriter {
     cleaner: Arc<Cleaner>,
     offsets: Arc<Mutex<QueueOffsets>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    tail: Arc<Mutex<Tail>>,
+    signal: Arc<TailSignal>,
+    /// Write-buffer mode (`AppendConfig::write_buffer` with ASYNC_FLUSH).
+    write_buffer: bool,
+    stopping: Arc<AtomicBool>,
+    rules: EncodeRules,
+    disk_full: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for CommitLogWriter {
@@ -163,6 +172,7 @@ fn reject(req: Request, status: PutStatus) {
         Request::Truncate { done, .. } => {
             done.complete(Err(AppendError::ShutDown));
         }
+        Request::Wake => {}
     }
 }
 
@@ -194,18 +204,27 @@ impl CommitLogWriter {
             auto_v2: cfg.auto_message_version_on_topic_len,
             prop_crc: cfg.enabled_append_prop_crc && cfg.layout == JavaVersion::V5_3_3,
         };
+        let write_buffer = cfg.write_buffer && cfg.flush_disk_type == FlushDiskType::Async;
+        let shared = Shared {
+            tail: Arc::new(Mutex::new(Tail::new(cfg.role, cfg.file_size, WRITE_BUFFER_MAX))),
+            signal: Arc::new(TailSignal::default()),
+            write_buffer,
+            stopping: Arc::new(AtomicBool::new(false)),
+        };
+        let (tail, signal, stopping) = (shared.tail.clone(), shared.signal.clone(), shared.stopping.clone());
         let mut appender = Appender::new(
             queue.clone(),
             flush.clone(),
-            rules,
+            rules.clone(),
             cfg.delay_levels_ms.clone(),
             cfg.layout,
             cfg.role,
             offsets.clone(),
             o.hooks.dispatch,
             o.hooks.on_truncate,
-            disk_full,
+            disk_full.clone(),
             busy_since.clone(),
+            shared,
         );
         appender.dispatch_end = o.hooks.dispatch_end;
         let (tx, rx) = mpsc::sync_channel(QUEUE_CAPACITY);
@@ -231,6 +250,12 @@ impl CommitLogWriter {
             cleaner,
             offsets,
             threads: Mutex::new(threads),
+            tail,
+            signal,
+            write_buffer,
+            stopping,
+            rules,
+            disk_full,
         })
     }
 
@@ -241,8 +266,14 @@ impl CommitLogWriter {
             // a put never blocks its (async) caller: a full queue is backpressure
             put @ Request::Put { .. } => match tx.try_send(put) {
                 Ok(()) => HANDOFF.put_queued(),
-                Err(TrySendError::Full(r)) => reject(r, PutStatus::OsPageCacheBusy),
-                Err(TrySendError::Disconnected(r)) => reject(r, PutStatus::ServiceNotAvailable),
+                Err(TrySendError::Full(r)) => {
+                    self.unqueue();
+                    reject(r, PutStatus::OsPageCacheBusy)
+                }
+                Err(TrySendError::Disconnected(r)) => {
+                    self.unqueue();
+                    reject(r, PutStatus::ServiceNotAvailable)
+                }
             },
             // replication and role changes are rare and must not be dropped: wait for room
             other => {
@@ -256,23 +287,87 @@ impl CommitLogWriter {
     /// Stores one message. Resolves once written (ASYNC_FLUSH) or on disk
     /// (SYNC_FLUSH, unless the message has `WAIT=false`).
     pub fn put(&self, msg: MessageToStore) -> Completion<PutResult> {
-        if self.busy_fast() {
-            return Completion::ready(PutResult::status(PutStatus::OsPageCacheBusy));
-        }
-        let (done, c) = pair();
-        self.send(Request::Put { msgs: Msgs::One(msg), done });
-        c
+        self.put_msgs(Msgs::One(msg))
     }
 
     /// Stores a batch (one topic/queue) as consecutive records that never
     /// straddle a file end; one result with every offset.
     pub fn put_batch(&self, msgs: Vec<MessageToStore>) -> Completion<PutResult> {
+        self.put_msgs(Msgs::Batch(msgs))
+    }
+
+    fn put_msgs(&self, msgs: Msgs) -> Completion<PutResult> {
         if self.busy_fast() {
             return Completion::ready(PutResult::status(PutStatus::OsPageCacheBusy));
         }
+        let mut msgs = Some(msgs);
+        if self.write_buffer {
+            if let Some(result) = self.stage_here(&mut msgs) {
+                return Completion::ready(result);
+            }
+        }
+        let Some(msgs) = msgs else { return Completion::ready(PutResult::status(PutStatus::UnknownError)) };
         let (done, c) = pair();
-        self.send(Request::Put { msgs: Msgs::Batch(msgs), done });
+        self.send(Request::Put { msgs, done });
         c
+    }
+
+    /// Write-buffer mode: stages the put on the calling thread and answers
+    /// it (taking `slot`), or counts it as queued (`None`, `slot` kept) when
+    /// only the append thread can store it: no open file or no room in it,
+    /// puts queued before it, a full buffer, not a master, or a
+    /// transaction's half message.
+    fn stage_here(&self, slot: &mut Option<Msgs>) -> Option<PutResult> {
+        let msgs = slot.as_ref()?;
+        let mut prep = Vec::with_capacity(1);
+        let checked = check_put(msgs, &self.rules, &mut prep);
+        let mut t = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        let fits = || -> bool {
+            !t.closed
+                && t.queued == 0
+                && t.role == Role::Master
+                && t.buf.len() < WRITE_BUFFER_MAX
+                && !self.disk_full.load(std::sync::atomic::Ordering::Acquire)
+                && may_stage_early(msgs)
+        };
+        match checked {
+            // refused before any state is touched: answer here (the append thread would say the same)
+            Err(status) if fits() => return Some(PutResult::status(status)),
+            Ok(total) if fits() && matches!(t.room(total), Room::Fits) => {}
+            _ => {
+                t.queued += 1;
+                return None;
+            }
+        }
+        let ts = appender::now_ms();
+        match t.stage(msgs, &prep, ts, &self.offsets) {
+            Ok((result, next_offset, cq)) => {
+                let msgs = slot.take()?;
+                t.staged.push(Staged { msgs, done: None, result: result.clone(), next_offset, cq });
+                drop(t);
+                if self.signal.staged() {
+                    self.wake();
+                }
+                Some(PutResult { status: PutStatus::PutOk, append: Some(result) })
+            }
+            Err(status) => Some(PutResult::status(status)),
+        }
+    }
+
+    fn wake(&self) {
+        let tx = self.tx.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = tx.as_ref() {
+            // a full queue wakes the thread anyway
+            let _ = tx.try_send(Request::Wake);
+        }
+    }
+
+    /// A put counted as queued never reached the append thread.
+    fn unqueue(&self) {
+        if self.write_buffer {
+            let mut t = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+            t.queued = t.queued.saturating_sub(1);
+        }
     }
 
     /// Slave: appends replicated bytes, which must start at the current end
@@ -335,6 +430,11 @@ impl CommitLogWriter {
     pub fn max_offset(&self) -> u64 {
         self.queue.max_offset()
     }
+    /// Bytes of answered puts not written to the file yet (write-buffer
+    /// mode; Java's `remainHowManyDataToCommit`).
+    pub fn staged_bytes(&self) -> u64 {
+        self.tail.lock().unwrap_or_else(|e| e.into_inner()).buf.len() as u64
+    }
     /// End of the data known to be on disk.
     pub fn flushed_offset(&self) -> u64 {
         self.queue.flushed_where()
@@ -378,6 +478,10 @@ impl CommitLogWriter {
         if tx.is_none() && threads.is_empty() {
             return Ok(());
         }
+        // no more puts staged by callers: the append thread writes what is
+        // staged before it stops
+        self.tail.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+        self.stopping.store(true, std::sync::atomic::Ordering::Release);
         drop(tx);
         let mut threads = threads.into_iter();
         // the append thread first: everything queued gets written
