@@ -197,6 +197,11 @@ cpu_busy() { # % of all CPUs busy over 2 s (everything on the machine, us includ
     local idle=$(((b[4] + b[5]) - (a[4] + a[5]))) total=$((tb - ta))
     echo $(((100 * (total - idle)) / (total > 0 ? total : 1)))
 }
+settle_disk() { # writes back what the previous phase left dirty, so it does not run during the next one
+    local t0=$SECONDS
+    sync
+    echo "sync after the previous phase: $((SECONDS - t0)) s"
+}
 machine_state() {
     echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)  cores: $(nproc)  CPU busy over 2 s: $(cpu_busy)%"
     echo "top CPU users: $(ps -eo pcpu=,comm= --sort=-pcpu 2>/dev/null | head -4 | awk '{printf "%s %s%%; ", $2, $1}')"
@@ -298,6 +303,7 @@ jq -r '.rows[] | "\(.connections) conns: ceiling \(.ceiling_samples | map(floor)
 # ---------------------------------------------------------------- (a) in write-buffer mode
 echo "== (a) again with transientStorePoolEnable=true (Java's write-buffer mode: a send is answered once staged,"
 echo "   before the page cache has it), a second broker of ours, topic BenchTopicWB"
+settle_disk
 pick_port; WB_PORT=$PORT
 broker_conf "$TMP/broker-wb.conf" "$WB_PORT" "$TMP/store-wb" broker-wb
 echo "transientStorePoolEnable=true" >>"$TMP/broker-wb.conf"
@@ -313,6 +319,7 @@ stop_pid "$WB_PID"
 rm -rf "$TMP/store-wb"
 
 # ---------------------------------------------------------------- (c)
+settle_disk
 echo "== (c) e2e: open loop 1000 msg/s, ${E2E_DURATION} measured, long polling"
 "$B" e2e --namesrv "$NS" --topic BenchE2E --rate 1000 --duration "$E2E_DURATION" --warmup 5s --json >"$TMP/c.json"
 jq -r '"produced \(.produced) consumed \(.consumed) missing \(.missing); send-to-consume us: p50 \(.latency.p50_us) p90 \(.latency.p90_us) p99 \(.latency.p99_us) p99.9 \(.latency.p999_us) max \(.latency.max_us); send p99 \(.produce.latency.p99_us) us; producer errors \(.produce.errors) consumer errors \(.consume.errors)"' "$TMP/c.json"

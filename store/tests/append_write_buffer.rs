@@ -254,3 +254,39 @@ fn only_a_master_with_async_flush_stages_early() {
     assert!(c.wait().unwrap().is_ok());
     w.shutdown().unwrap();
 }
+
+#[test]
+fn a_stuck_append_thread_stops_the_staging_after_the_buffer_limit() {
+    let d = tempfile::tempdir().unwrap();
+    let gate = Gate::default();
+    let size = 64 << 20;
+    let (w, _) = open(d.path(), write_buffer(size), &gate);
+    assert!(w.put(msg("T", 0, 1000, 0)).wait().unwrap().is_ok());
+    gate.set_closed(true);
+    let _open = OpenOnDrop(gate.clone());
+    let mut pending = Vec::new();
+    let mut seq = 1;
+    // 4 MiB of staged records at most, then puts wait for the append thread
+    while pending.len() < 10_000 {
+        let c = w.put(msg("T", 0, 1000, seq));
+        seq += 1;
+        let ready = c.is_ready();
+        pending.push(c);
+        if !ready {
+            break;
+        }
+        if seq == 2 {
+            gate.wait_held();
+        }
+    }
+    let record = 1000 + 200; // about: body plus header and properties
+    assert!(pending.len() > (4 << 20) / (record + 100) && pending.len() < (4 << 20) / 1000 + 2, "{}", pending.len());
+    assert!(w.staged_bytes() >= 4 << 20);
+    gate.set_closed(false);
+    for c in pending {
+        assert!(c.wait().unwrap().is_ok());
+    }
+    w.shutdown().unwrap();
+    let seqs: Vec<u64> = records(d.path(), size).iter().map(|(_, m)| seq_of(m)).collect();
+    assert_eq!(seqs, (0..seq).collect::<Vec<_>>());
+}

@@ -206,7 +206,7 @@ impl CommitLogWriter {
         };
         let write_buffer = cfg.write_buffer && cfg.flush_disk_type == FlushDiskType::Async;
         let shared = Shared {
-            tail: Arc::new(Mutex::new(Tail::new(cfg.role, cfg.file_size, WRITE_BUFFER_MAX))),
+            tail: Arc::new(Mutex::new(Tail::new(cfg.role, cfg.file_size))),
             signal: Arc::new(TailSignal::default()),
             write_buffer,
             stopping: Arc::new(AtomicBool::new(false)),
@@ -261,7 +261,12 @@ impl CommitLogWriter {
 
     fn send(&self, req: Request) {
         let tx = self.tx.read().unwrap_or_else(|e| e.into_inner());
-        let Some(tx) = tx.as_ref() else { return reject(req, PutStatus::ServiceNotAvailable) };
+        let Some(tx) = tx.as_ref() else {
+            if matches!(req, Request::Put { .. }) {
+                self.unqueue();
+            }
+            return reject(req, PutStatus::ServiceNotAvailable);
+        };
         match req {
             // a put never blocks its (async) caller: a full queue is backpressure
             put @ Request::Put { .. } => match tx.try_send(put) {
@@ -326,7 +331,7 @@ impl CommitLogWriter {
             !t.closed
                 && t.queued == 0
                 && t.role == Role::Master
-                && t.buf.len() < WRITE_BUFFER_MAX
+                && t.staged_bytes < WRITE_BUFFER_MAX
                 && !self.disk_full.load(std::sync::atomic::Ordering::Acquire)
                 && may_stage_early(msgs)
         };
@@ -433,7 +438,7 @@ impl CommitLogWriter {
     /// Bytes of answered puts not written to the file yet (write-buffer
     /// mode; Java's `remainHowManyDataToCommit`).
     pub fn staged_bytes(&self) -> u64 {
-        self.tail.lock().unwrap_or_else(|e| e.into_inner()).buf.len() as u64
+        self.tail.lock().unwrap_or_else(|e| e.into_inner()).staged_bytes
     }
     /// End of the data known to be on disk.
     pub fn flushed_offset(&self) -> u64 {

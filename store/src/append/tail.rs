@@ -31,7 +31,7 @@ const INLINE_BODY_MAX: usize = 64 << 10;
 
 /// Staged bytes above which network threads stop staging and queue their
 /// puts (the append thread is behind: a slow disk).
-pub(crate) const WRITE_BUFFER_MAX: usize = 4 << 20;
+pub(crate) const WRITE_BUFFER_MAX: u64 = 4 << 20;
 
 /// A piece of the staged bytes: a range of `buf`, or a body written in place.
 pub(crate) enum Seg {
@@ -84,6 +84,8 @@ pub(crate) struct Tail {
     /// Start of the part of `buf` not yet in `segs`.
     pub seg_from: usize,
     pub staged: Vec<Staged>,
+    /// Bytes staged and not taken (bodies written in place included).
+    pub staged_bytes: u64,
     pub last_ts: i64,
     /// Puts handed to the append thread's queue and not staged yet (write-
     /// buffer mode): while there are any, network threads queue theirs too.
@@ -93,16 +95,17 @@ pub(crate) struct Tail {
 }
 
 impl Tail {
-    pub fn new(role: Role, file_size: u64, capacity: usize) -> Self {
+    pub fn new(role: Role, file_size: u64) -> Self {
         Tail {
             role,
             file_from: None,
             file_size,
             pos: 0,
-            buf: Vec::with_capacity(capacity),
+            buf: Vec::new(),
             segs: Vec::new(),
             seg_from: 0,
             staged: Vec::new(),
+            staged_bytes: 0,
             last_ts: 0,
             queued: 0,
             closed: false,
@@ -134,6 +137,7 @@ impl Tail {
         let remaining = self.file_size - self.pos;
         if remaining >= 8 {
             encode_blank(remaining as i32, &mut self.buf);
+            self.staged_bytes += remaining;
         }
         self.pos = self.file_size;
         self.file_from = None;
@@ -182,6 +186,7 @@ impl Tail {
         }
         let offsets = if batch { RecordOffsets::Many(many) } else { RecordOffsets::One(first_phys) };
         self.last_ts = store_ts;
+        self.staged_bytes += total;
         let result = AppendResult {
             wrote_offset: first_phys,
             wrote_bytes: total as i32,
@@ -203,6 +208,7 @@ impl Tail {
         std::mem::swap(&mut self.segs, &mut into.segs);
         std::mem::swap(&mut self.staged, &mut into.staged);
         self.seg_from = 0;
+        self.staged_bytes = 0;
         into.end = self.pos;
         into.last_ts = self.last_ts;
     }
