@@ -97,3 +97,28 @@ pub fn same_files(fa: &[(String, Vec<u8>)], fb: &[(String, Vec<u8>)]) -> bool {
         }
     })
 }
+
+/// A message for the write-path tests: topic, queue, body and properties
+/// (`(key, value)` pairs); born 1_700_000_000_000 + `seq` ms at 10.0.0.1,
+/// stored at 127.0.0.1:10911.
+pub fn test_message(
+    topic: &str,
+    queue: i32,
+    body: Vec<u8>,
+    props: &[(&str, &str)],
+    seq: u64,
+) -> crate::append::MessageToStore {
+    crate::append::MessageToStore {
+        topic: topic.into(),
+        queue_id: queue,
+        flag: 0,
+        body: body.into(),
+        properties: crate::record::properties_to_bytes(props.iter().copied()).into(),
+        sys_flag: 0,
+        born_timestamp: 1_700_000_000_000 + seq as i64,
+        born_host: crate::record::HostAddr::v4([10, 0, 0, 1], 50000),
+        store_host: crate::record::HostAddr::v4([127, 0, 0, 1], 10911),
+        reconsume_times: 0,
+        prepared_transaction_offset: 0,
+    }
+}

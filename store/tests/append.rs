@@ -15,6 +15,7 @@ use rmq_store::mapped_file::{CommitLog, EntryKind, StopReason};
 use rmq_store::record::{
     decode_offset_msg_id, properties_to_bytes, HostAddr, MessageRecord, TRANSACTION_PREPARED_TYPE,
 };
+use rmq_store::testutil::test_message;
 
 struct Rng(u64);
 impl Rng {
@@ -30,23 +31,7 @@ fn msg(topic: &str, queue: i32, body_len: usize, seq: u64) -> MessageToStore {
     let mut body = format!("seq={seq};").into_bytes();
     body.resize(body_len.max(body.len()), b'x');
     let (tags, keys, uniq) = (format!("tag{}", seq % 3), format!("k{seq} shared"), format!("U{seq:030}"));
-    MessageToStore {
-        topic: topic.into(),
-        queue_id: queue,
-        flag: 0,
-        body: Bytes::from(body),
-        properties: Bytes::from(properties_to_bytes([
-            ("TAGS", tags.as_str()),
-            ("KEYS", keys.as_str()),
-            ("UNIQ_KEY", uniq.as_str()),
-        ])),
-        sys_flag: 0,
-        born_timestamp: 1_700_000_000_000 + seq as i64,
-        born_host: HostAddr::v4([10, 0, 0, 1], 50000),
-        store_host: HostAddr::v4([127, 0, 0, 1], 10911),
-        reconsume_times: 0,
-        prepared_transaction_offset: 0,
-    }
+    test_message(topic, queue, body, &[("TAGS", &tags), ("KEYS", &keys), ("UNIQ_KEY", &uniq)], seq)
 }
 
 fn cfg(file_size: u64) -> AppendConfig {

@@ -9,14 +9,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
 use rmq_store::append::{AppendConfig, CleanConfig, CleanEnv, CommitLogWriter, MessageToStore, WriterOptions};
 use rmq_store::cleanup::{clean_store_dir, CleanupReport, Mode, QueueMinOffsets};
 use rmq_store::consume_queue::{list_queues, ConsumeQueue, CQ_UNIT_SIZE};
 use rmq_store::dispatch::{DispatchTarget, Dispatcher, IndexGeometry, IndexState};
 use rmq_store::index::{list_index_files, IndexFile};
 use rmq_store::mapped_file::{list_mapped_files, CommitLog};
-use rmq_store::record::{properties_to_bytes, Decoded, HostAddr};
+use rmq_store::record::Decoded;
+use rmq_store::testutil::test_message;
 use rmq_store::StoreDir;
 
 const CL: u64 = 64 * 1024;
@@ -50,23 +50,8 @@ fn set_mtime(p: &Path, ms: i64) {
 
 fn msg(topic: &str, queue: i32, seq: u64) -> MessageToStore {
     let (keys, uniq) = (format!("k{seq}"), format!("U{seq:020}"));
-    MessageToStore {
-        topic: topic.into(),
-        queue_id: queue,
-        flag: 0,
-        body: Bytes::from(vec![b'a' + (seq % 26) as u8; 1100 + (seq % 7) as usize * 50]),
-        properties: Bytes::from(properties_to_bytes([
-            ("TAGS", "t"),
-            ("KEYS", keys.as_str()),
-            ("UNIQ_KEY", uniq.as_str()),
-        ])),
-        sys_flag: 0,
-        born_timestamp: 1_700_000_000_000 + seq as i64,
-        born_host: HostAddr::v4([10, 0, 0, 1], 5000),
-        store_host: HostAddr::v4([127, 0, 0, 1], 10911),
-        reconsume_times: 0,
-        prepared_transaction_offset: 0,
-    }
+    let body = vec![b'a' + (seq % 26) as u8; 1100 + (seq % 7) as usize * 50];
+    test_message(topic, queue, body, &[("TAGS", "t"), ("KEYS", &keys), ("UNIQ_KEY", &uniq)], seq)
 }
 
 /// What was stored: (topic, queue) → [(queue offset, physical offset)].

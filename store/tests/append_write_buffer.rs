@@ -8,30 +8,18 @@ use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use rmq_store::append::{
     AppendConfig, CommitLogWriter, DispatchRequest, FlushDiskType, Hooks, MessageToStore, PutStatus, Role,
     WriterOptions,
 };
 use rmq_store::mapped_file::{CommitLog, EntryKind, StopReason};
-use rmq_store::record::{properties_to_bytes, HostAddr, MessageRecord, TRANSACTION_PREPARED_TYPE};
+use rmq_store::record::{MessageRecord, TRANSACTION_PREPARED_TYPE};
+use rmq_store::testutil::test_message;
 
 fn msg(topic: &str, queue: i32, body_len: usize, seq: u64) -> MessageToStore {
     let mut body = format!("seq={seq};").into_bytes();
     body.resize(body_len.max(body.len()), b'x');
-    MessageToStore {
-        topic: topic.into(),
-        queue_id: queue,
-        flag: 0,
-        body: Bytes::from(body),
-        properties: Bytes::from(properties_to_bytes([("TAGS", "t"), ("UNIQ_KEY", &format!("U{seq:030}"))])),
-        sys_flag: 0,
-        born_timestamp: 1_700_000_000_000 + seq as i64,
-        born_host: HostAddr::v4([10, 0, 0, 1], 50000),
-        store_host: HostAddr::v4([127, 0, 0, 1], 10911),
-        reconsume_times: 0,
-        prepared_transaction_offset: 0,
-    }
+    test_message(topic, queue, body, &[("TAGS", "t"), ("UNIQ_KEY", &format!("U{seq:030}"))], seq)
 }
 
 /// A dispatch hook that blocks while the gate is closed: the append thread

@@ -305,58 +305,50 @@ impl CommitLogWriter {
         if self.busy_fast() {
             return Completion::ready(PutResult::status(PutStatus::OsPageCacheBusy));
         }
-        let mut msgs = Some(msgs);
-        if self.write_buffer {
-            if let Some(result) = self.stage_here(&mut msgs) {
-                return Completion::ready(result);
+        let msgs = if self.write_buffer {
+            match self.stage_here(msgs) {
+                Ok(result) => return Completion::ready(result),
+                Err(queued) => *queued,
             }
-        }
-        let Some(msgs) = msgs else { return Completion::ready(PutResult::status(PutStatus::UnknownError)) };
+        } else {
+            msgs
+        };
         let (done, c) = pair();
         self.send(Request::Put { msgs, done });
         c
     }
 
     /// Write-buffer mode: stages the put on the calling thread and answers
-    /// it (taking `slot`), or counts it as queued (`None`, `slot` kept) when
-    /// only the append thread can store it: no open file or no room in it,
-    /// puts queued before it, a full buffer, not a master, or a
+    /// it, or counts it as queued and gives it back (`Err`, boxed: rare)
+    /// when only the append thread can store it: no open file or no room in
+    /// it, puts queued before it, a full buffer, not a master, or a
     /// transaction's half message.
-    fn stage_here(&self, slot: &mut Option<Msgs>) -> Option<PutResult> {
-        let msgs = slot.as_ref()?;
+    fn stage_here(&self, msgs: Msgs) -> std::result::Result<PutResult, Box<Msgs>> {
         let mut prep = Vec::with_capacity(1);
-        let checked = check_put(msgs, &self.rules, &mut prep);
+        let checked = check_put(&msgs, &self.rules, &mut prep);
+        let early = may_stage_early(&msgs) && !self.disk_full.load(std::sync::atomic::Ordering::Acquire);
         let mut t = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-        let fits = || -> bool {
-            !t.closed
-                && t.queued == 0
-                && t.role == Role::Master
-                && t.staged_bytes < WRITE_BUFFER_MAX
-                && !self.disk_full.load(std::sync::atomic::Ordering::Acquire)
-                && may_stage_early(msgs)
-        };
+        let open = early && !t.closed && t.queued == 0 && t.role == Role::Master && t.staged_bytes < WRITE_BUFFER_MAX;
         match checked {
             // refused before any state is touched: answer here (the append thread would say the same)
-            Err(status) if fits() => return Some(PutResult::status(status)),
-            Ok(total) if fits() && matches!(t.room(total), Room::Fits) => {}
+            Err(status) if open => return Ok(PutResult::status(status)),
+            Ok(total) if open && matches!(t.room(total), Room::Fits) => {}
             _ => {
                 t.queued += 1;
-                return None;
+                return Err(Box::new(msgs));
             }
         }
         let ts = appender::now_ms();
-        match t.stage(msgs, &prep, ts, &self.offsets) {
-            Ok((result, next_offset, cq)) => {
-                let msgs = slot.take()?;
-                t.staged.push(Staged { msgs, done: None, result: result.clone(), next_offset, cq });
-                drop(t);
-                if self.signal.staged() {
-                    self.wake();
-                }
-                Some(PutResult { status: PutStatus::PutOk, append: Some(result) })
-            }
-            Err(status) => Some(PutResult::status(status)),
+        let (result, next_offset, cq) = match t.stage(&msgs, &prep, ts, &self.offsets) {
+            Ok(staged) => staged,
+            Err(status) => return Ok(PutResult::status(status)),
+        };
+        t.staged.push(Staged { msgs, done: None, result: result.clone(), next_offset, cq });
+        drop(t);
+        if self.signal.staged() {
+            self.wake();
         }
+        Ok(PutResult { status: PutStatus::PutOk, append: Some(result) })
     }
 
     fn wake(&self) {
