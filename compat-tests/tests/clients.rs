@@ -20,7 +20,8 @@
 //!
 //! `clients_against_our_broker` runs every scenario against `mqnamesrv` + `mqbroker` (built from
 //! this workspace into the target dir the test runs from) and prints a scenario x client table;
-//! a scenario whose broker service is missing is printed as `SKIPPED (reason)`.
+//! a scenario whose broker service is missing is printed as `SKIPPED (reason)`. It runs them
+//! twice: default settings, then `transientStorePoolEnable=true` (write-buffer mode).
 //!
 //! Files under `clients/`: `driver.rs` (install, run and collect the drivers), `daemons.rs` (our
 //! daemons, stopped on drop), `fake_broker.rs` + `namesrv.rs` + `namesrv_send.rs` (the first
@@ -93,7 +94,11 @@ fn clients_against_our_broker() {
         println!("SKIPPED: no mqbroker yet (the workspace has no `mqbroker` binary): broker client scenarios not run");
         return;
     };
-    broker::run_all(drivers, &broker_bin);
+    broker::run_all(drivers, &broker_bin, "");
+    // again in write-buffer mode (sends answered from the commitlog's tail), one after the other
+    // so the two clusters never share the two cores
+    println!("again with transientStorePoolEnable=true");
+    broker::run_all(drivers, &broker_bin, "transientStorePoolEnable=true\n");
 }
 
 /// Master + slave of our broker: the C++ client consumes from the slave while the master is down.

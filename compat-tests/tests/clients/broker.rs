@@ -55,7 +55,8 @@ pub(crate) struct Cluster {
 }
 
 impl Cluster {
-    pub(crate) fn start(broker_bin: &Path) -> Cluster {
+    /// `extra_conf`: more broker.conf lines (each ending in a newline).
+    pub(crate) fn start(broker_bin: &Path, extra_conf: &str) -> Cluster {
         let ns = start_namesrv();
         let port = free_broker_port();
         let conf = format!(
@@ -63,7 +64,7 @@ impl Cluster {
              listenPort={port}\nbindAddress=127.0.0.1\nbrokerIP1=127.0.0.1\nbrokerIP2=127.0.0.1\nstorePathRootDir={{dir}}/store\n\
              storePathCommitLog={{dir}}/store/commitlog\nautoCreateTopicEnable=true\nautoCreateSubscriptionGroup=true\n\
              messageDelayLevel={DELAY_LEVELS}\ntransactionTimeOut=1000\ntransactionCheckInterval=1000\n\
-             flushDiskType=ASYNC_FLUSH\n",
+             flushDiskType=ASYNC_FLUSH\n{extra_conf}",
             ns = ns.addr(),
         );
         let broker = Daemon::start("broker", broker_bin, &conf, port);
@@ -284,9 +285,9 @@ fn attempt<T>(name: &str, client: &str, failures: &Mutex<Vec<String>>, f: impl F
     }
 }
 
-pub(crate) fn run_all(drivers: &[Driver], broker_bin: &Path) {
+pub(crate) fn run_all(drivers: &[Driver], broker_bin: &Path, extra_conf: &str) {
     let started = Instant::now();
-    let c = Cluster::start(broker_bin);
+    let c = Cluster::start(broker_bin, extra_conf);
     let features = broker_b3::probe(&c);
     features.print();
     let scenarios: Vec<(&str, Scenario)> = vec![
