@@ -234,7 +234,7 @@ impl Appender {
                     let big = {
                         let mut t = self.tail();
                         t.staged.push(Staged { msgs, done: Some(done), result, next_offset, cq });
-                        t.pos.saturating_sub(self.buf_start) >= MAX_BUFFER
+                        t.staged_bytes >= MAX_BUFFER
                     };
                     if big {
                         let _ = self.write_out();
@@ -285,20 +285,20 @@ impl Appender {
         }
         let total = check_put(msgs, &self.rules, &mut self.prep)?;
         loop {
-            let room = {
-                // room and staging under one lock: network threads stage too
-                let (shared, prep, ts, offsets) = (&self.shared, &self.prep, self.round_ts, &self.offsets);
-                let mut t = shared.tail.lock().unwrap_or_else(|e| e.into_inner());
-                match t.room(total) {
-                    Room::Fits => return t.stage(msgs, prep, ts, offsets),
-                    other => other,
-                }
-            };
-            match room {
-                Room::Fits => unreachable!("staged above"),
+            // room and staging under one lock: network threads stage too
+            let (shared, prep, ts, offsets) = (&self.shared, &self.prep, self.round_ts, &self.offsets);
+            let mut t = shared.tail.lock().unwrap_or_else(|e| e.into_inner());
+            match t.room(total) {
+                Room::Fits => return t.stage(msgs, prep, ts, offsets),
                 Room::TooBig => return Err(PutStatus::MessageIllegal),
-                Room::NoFile => self.load_cur()?,
-                Room::Roll => self.roll()?,
+                Room::NoFile => {
+                    drop(t);
+                    self.load_cur()?
+                }
+                Room::Roll => {
+                    drop(t);
+                    self.roll()?
+                }
             }
         }
     }
@@ -363,7 +363,7 @@ impl Appender {
                 return Ok(());
             }
             t.take(&mut self.taken);
-            self.shared.signal.pending.store(false, Ordering::SeqCst);
+            self.shared.signal.taken();
         }
         let Some(f) = self.cur.clone() else {
             // nothing is staged without a file; keep the invariant loud

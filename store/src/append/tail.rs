@@ -247,9 +247,9 @@ pub(crate) fn may_stage_early(msgs: &Msgs) -> bool {
 #[derive(Default)]
 pub(crate) struct TailSignal {
     /// Something was staged by a network thread and not taken yet.
-    pub pending: AtomicBool,
+    pending: AtomicBool,
     /// The append thread is about to block on its queue.
-    pub parked: AtomicBool,
+    parked: AtomicBool,
 }
 
 impl TailSignal {
@@ -267,6 +267,11 @@ impl TailSignal {
             return false;
         }
         true
+    }
+
+    /// Append thread, under the tail lock: everything staged was taken.
+    pub fn taken(&self) {
+        self.pending.store(false, Ordering::SeqCst);
     }
 
     pub fn unparked(&self) {

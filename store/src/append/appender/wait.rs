@@ -10,7 +10,7 @@ use crate::append::tail::TailSignal;
 
 /// Waits for the next request: first by prefetching the page cache ahead
 /// of the writes, then while a network worker runs (see
-/// [`super::handoff`]), then spinning briefly, then parked. Under load the
+/// [`crate::append::handoff`]), then spinning briefly, then parked. Under load the
 /// next put is usually microseconds away, and a park/unpark per round costs
 /// more than the whole append. Puts staged by network threads count as a
 /// request ([`Request::Wake`]).
